@@ -1,0 +1,148 @@
+"""The one data type that flows through stemlab: an array plus calibrated, named axes.
+
+A :class:`Dataset` holds a numpy or (lazy) dask array, one :class:`Axis` per array
+dimension (name, scale, offset, pint-valid unit, whether it navigates), a kind
+("4dstem", "image", "video", "diffraction", "stack", "spectrum") and the instrument
+metadata. Readers produce it, analyses consume it, and the napari layer keeps its scale,
+translate, units and axis labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .errors import CalibrationError, ParameterError
+from .units import normalize_unit
+
+KINDS = ("4dstem", "image", "video", "diffraction", "stack", "spectrum", "spectrum_image")
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One calibrated array axis: physical coordinate = offset + index * scale, in ``units``."""
+
+    name: str
+    size: int
+    scale: float = 1.0
+    offset: float = 0.0
+    units: str = ""
+    navigate: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "units", normalize_unit(self.units))
+        if not (self.scale > 0):
+            raise CalibrationError(f"Axis {self.name!r}: scale must be positive, got {self.scale}.")
+
+    @property
+    def calibrated(self) -> bool:
+        """True when the axis has a physical unit."""
+        return self.units != ""
+
+
+@dataclass
+class Dataset:
+    """A calibrated array: ``data`` (numpy or dask) with one :class:`Axis` per dimension."""
+
+    data: Any
+    axes: tuple[Axis, ...]
+    kind: str = "image"
+    name: str = ""
+    metadata: dict = field(default_factory=dict)
+    source: str | None = None
+
+    def __post_init__(self):
+        self.axes = tuple(self.axes)
+        if len(self.axes) != self.data.ndim:
+            raise ParameterError(
+                f"Dataset {self.name!r}: {len(self.axes)} axes for an array of {self.data.ndim} dimensions."
+            )
+        for axis, size in zip(self.axes, self.data.shape):
+            if axis.size != size:
+                raise ParameterError(f"Axis {axis.name!r} says {axis.size} points, the array has {size}.")
+        if self.kind not in KINDS:
+            raise ParameterError(f"Unknown dataset kind {self.kind!r}; one of {KINDS}.")
+
+    # -- views of the axes -------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.data.shape)
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def nav_axes(self) -> tuple[Axis, ...]:
+        return tuple(a for a in self.axes if a.navigate)
+
+    @property
+    def sig_axes(self) -> tuple[Axis, ...]:
+        return tuple(a for a in self.axes if not a.navigate)
+
+    @property
+    def nav_shape(self) -> tuple[int, ...]:
+        return tuple(a.size for a in self.nav_axes)
+
+    @property
+    def sig_shape(self) -> tuple[int, ...]:
+        return tuple(a.size for a in self.sig_axes)
+
+    @property
+    def scale(self) -> tuple[float, ...]:
+        return tuple(a.scale for a in self.axes)
+
+    @property
+    def translate(self) -> tuple[float, ...]:
+        return tuple(a.offset for a in self.axes)
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        return tuple(a.units for a in self.axes)
+
+    @property
+    def axis_labels(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.axes)
+
+    @property
+    def is_lazy(self) -> bool:
+        return type(self.data).__module__.startswith("dask")
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.data.size) * self.data.dtype.itemsize
+
+    # -- derived datasets --------------------------------------------------------------
+    def with_axes(self, **changes_by_name: dict) -> "Dataset":
+        """Copy with some axes changed, e.g. ``ds.with_axes(kx={'scale': 0.01, 'units': '1/nm'})``."""
+        unknown = set(changes_by_name) - set(self.axis_labels)
+        if unknown:
+            raise ParameterError(f"No axis named {sorted(unknown)}; axes are {self.axis_labels}.")
+        axes = tuple(replace(a, **changes_by_name.get(a.name, {})) for a in self.axes)
+        return replace(self, axes=axes)
+
+    def with_data(self, data, axes=None, kind=None, name=None, **metadata) -> "Dataset":
+        """A result on (part of) this dataset's axes, keeping its metadata and source."""
+        return Dataset(
+            data=data,
+            axes=tuple(axes) if axes is not None else self.axes,
+            kind=kind or self.kind,
+            name=name or self.name,
+            metadata={**self.metadata, **metadata},
+            source=self.source,
+        )
+
+    def describe(self) -> str:
+        """Human-readable summary: kind, shape, dtype and each axis with its calibration."""
+        lines = [f"{self.name or '(unnamed)'}: {self.kind}, shape {self.shape}, {self.dtype}"
+                 + (", lazy" if self.is_lazy else "")]
+        for axis in self.axes:
+            role = "nav" if axis.navigate else "sig"
+            unit = axis.units or "px (uncalibrated)"
+            lines.append(f"  {axis.name:<8} {role} {axis.size:>6} x {axis.scale:.6g} {unit}"
+                         + (f" offset {axis.offset:.6g}" if axis.offset else ""))
+        return "\n".join(lines)

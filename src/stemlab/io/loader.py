@@ -1,0 +1,187 @@
+"""``load(path)``: any supported file -> list of calibrated, lazy Datasets.
+
+The path is sniffed first (clear errors for missing/empty/mis-named files), read with
+rosettasciio or the plain readers, given stemlab axis names and whole-frame dask chunks,
+then the user's calibration is applied where the file lacks one.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import Dataset
+from ..errors import CalibrationError, FileFormatError, StemlabError
+from .sniff import identify
+
+_PLAIN = {"npy", "npz", "zarr", "tiff"}
+
+
+def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_length=None,
+         detector_pixel=None, voltage=None) -> list[Dataset]:
+    """Read every usable signal of ``path`` as a Dataset (dask-backed when ``lazy``).
+
+    Calibration options (see :func:`stemlab.calibration.apply_calibration`; floats: scan
+    step in nm, calibration in 1/angstrom, camera length in m, pixel in m, voltage in kV)
+    fill in what the file lacks and override what it has.
+    """
+    path = Path(path)
+    fmt = identify(path)
+    if fmt in _PLAIN:
+        datasets = [_read_plain(path, fmt)]
+    else:
+        datasets = _read_instrument(path, fmt, lazy)
+    options = dict(scan_step=scan_step, calibration=calibration, camera_length=camera_length,
+                   detector_pixel=detector_pixel, voltage=voltage)
+    if any(v is not None for v in options.values()):
+        datasets = _apply_options(datasets, options, path)
+    if not lazy:
+        datasets = [_compute(ds, path) for ds in datasets]
+    return datasets
+
+
+def load_one(path, **kwargs) -> Dataset:
+    """The main signal of ``path``: the first 4D-STEM dataset, else by kind (video, stack, image,
+    pattern, spectrum image, spectrum), a HAADF image first, then the largest."""
+    datasets = load(path, **kwargs)
+    rank = {"4dstem": 6, "video": 5, "stack": 4, "image": 3, "diffraction": 2, "spectrum_image": 1}
+
+    def key(item):
+        i, ds = item
+        return (rank.get(ds.kind, 0), "haadf" in ds.name.lower(), ds.data.size, -i)
+
+    return max(enumerate(datasets), key=key)[1]
+
+
+def describe(path, **load_kwargs) -> str:
+    """Text summary of every signal in ``path`` (for ``stemlab info``): shape, dtype, axes, voltage.
+
+    ``load_kwargs`` (scan_step, calibration, ...) are passed to :func:`load`.
+    """
+    path = Path(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        datasets = load(path, **load_kwargs)
+    lines = [f"{path} ({identify(path)}): {len(datasets)} signal(s)"]
+    for i, ds in enumerate(datasets):
+        block = ds.describe().splitlines()
+        lines.append(f"[{i}] " + block[0] + f", {ds.nbytes / 2**20:.3g} MiB")
+        lines += block[1:]
+        voltage = ds.metadata.get("voltage_kv")
+        lines.append(f"  voltage  {voltage:g} kV" if voltage else "  voltage  unknown")
+        for note in ds.metadata.get("notes", []):
+            lines.append(f"  note: {note}")
+    for warning in caught:
+        text = str(warning.message)
+        if not any(note in text for ds in datasets for note in ds.metadata.get("notes", [])):
+            lines.append(f"warning: {text}")
+    return "\n".join(lines)
+
+
+def _read_plain(path: Path, fmt: str) -> Dataset:
+    from . import plain
+
+    return {"npy": plain.read_npy, "npz": plain.read_npz, "zarr": plain.read_zarr, "tiff": plain.read_tiff}[fmt](path)
+
+
+def _read_instrument(path: Path, fmt: str, lazy: bool) -> list[Dataset]:
+    from .chunks import rechunk_whole_frames
+    from .convert import signal_to_dataset
+    from .rsciio_reader import read_signals
+
+    signals = read_signals(path, fmt, lazy=True)  # always lazy here; computed at the end if asked
+    datasets, failures = [], []
+    for i, signal in enumerate(signals):
+        try:
+            name = path.stem if len(signals) == 1 else f"{path.stem}[{i}]"
+            ds = signal_to_dataset(signal, fmt=fmt, path=path, name=name)
+        except StemlabError as error:
+            failures.append(f"signal {i}: {error}")
+            continue
+        if not ds.is_lazy:
+            import dask.array as da
+
+            ds.data = da.from_array(ds.data, chunks=ds.data.shape)
+        datasets.append(ds)
+    if not datasets:
+        raise FileFormatError(f"{path.name}: no signal could be loaded ({'; '.join(failures)}).")
+    for ds in datasets:
+        _check_complete(ds, path, fmt)  # before rechunking: the probe then reads one source chunk
+        ds.data = rechunk_whole_frames(ds.data, len(ds.nav_axes))
+    for failure in failures:
+        warnings.warn(f"{path.name}: skipped {failure}", stacklevel=3)
+    _unique_names(datasets)
+    return datasets
+
+
+def _check_complete(ds: Dataset, path: Path, fmt: str) -> None:
+    """Catch truncated files now, not at the first compute: read the very last element.
+
+    Memory-mapped readers (blockfile, mrc, ...) only fail when the missing bytes are
+    touched; the last element costs one page or one storage chunk. Merlin files lose
+    whole frames silently, so compare with the frame count in the .hdr header.
+    """
+    if fmt == "mib":
+        expected = _mib_expected_frames(ds)
+        found = int(np.prod(ds.nav_shape)) if ds.nav_shape else 1
+        if expected and found < expected:
+            raise FileFormatError(
+                f"{path} is truncated: its header announces {expected} frames, the file holds {found}. "
+                "Copy the file again (the acquisition may not have finished).")
+    if ds.data.size == 0:
+        raise FileFormatError(f"{path.name}: the signal {ds.name!r} is empty (shape {ds.shape}).")
+    try:
+        ds.data[(-1,) * ds.ndim].compute()
+    except Exception as error:  # noqa: BLE001
+        raise FileFormatError(
+            f"{path} is truncated or damaged: its last data bytes cannot be read ({type(error).__name__}: "
+            f"{error}). Copy or export the file again.") from None
+
+
+def _mib_expected_frames(ds: Dataset) -> int | None:
+    header = ds.metadata.get("original_metadata", {}).get("hdr_file", {}) or {}
+    for key, value in header.items():
+        if key.startswith("Frames in Acquisition"):
+            try:
+                return int(str(value).strip())
+            except ValueError:
+                return None
+    return None
+
+
+def _unique_names(datasets: list[Dataset]) -> None:
+    seen: dict[str, int] = {}
+    for ds in datasets:
+        count = seen.get(ds.name, 0)
+        seen[ds.name] = count + 1
+        if count:
+            ds.name = f"{ds.name} ({count + 1})"
+
+
+def _apply_options(datasets: list[Dataset], options: dict, path: Path) -> list[Dataset]:
+    """Apply user calibration to each dataset it fits; an option that fits none is an error."""
+    from ..calibration import apply_calibration
+
+    out = [apply_calibration(ds, **options, strict=False) for ds in datasets]
+    used = {key for ds in out for key in ds.metadata.get("user_calibration", {})}
+    if options["scan_step"] is not None and "scan_step" not in used:
+        raise CalibrationError(f"scan_step: {path.name} has no scan or image axes to calibrate.")
+    wants_k = options["calibration"] is not None or options["camera_length"] is not None
+    if wants_k and "reciprocal_pixel" not in used:
+        raise CalibrationError(f"calibration: {path.name} has no diffraction patterns (ky, kx axes) to calibrate.")
+    return out
+
+
+def _compute(ds: Dataset, path: Path) -> Dataset:
+    if not ds.is_lazy:
+        return ds
+    try:
+        ds.data = ds.data.compute()
+    except Exception as error:  # noqa: BLE001 - damaged data surfaces only when read
+        raise FileFormatError(
+            f"Reading the data of {path} failed ({type(error).__name__}: {error}): the file is "
+            "probably truncated or damaged; copy it again."
+        ) from None
+    return ds
