@@ -46,3 +46,11 @@ def small_scan() -> Dataset:
 def make_disk_scan():
     """The disk_scan factory, for tests that need another size."""
     return disk_scan
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Record each phase's report on the item: napari's make_napari_viewer reads rep_call."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)

@@ -1,0 +1,73 @@
+"""Refresh the screenshots in docs/images from the real viewer (run under Xvfb).
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python docs/make_screenshots.py
+
+Drives the widgets exactly as a user would, on the bundled sample data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import napari
+from qtpy.QtWidgets import QApplication
+
+IMAGES = Path(__file__).parent / "images"
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def settle(viewer, panel=None):
+    """Let workers finish and Qt redraw."""
+    if panel is not None:
+        panel.tasks.wait(120000)
+    for _ in range(20):
+        QApplication.processEvents()
+
+
+def explorer_shots():
+    from stemlab.plugin.explorer import ExplorerWidget
+
+    viewer = napari.Viewer(show=True, title="napari-stemlab: 4D-STEM explorer")
+    viewer.window._qt_window.resize(1500, 950)
+    viewer.open_sample("napari-stemlab", "4dstem")
+    widget = ExplorerWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="4D-STEM explorer", area="right")
+    settle(viewer, widget)
+    widget.add_detector("annulus")
+    settle(viewer, widget)
+    widget.compute_all()
+    settle(viewer, widget)
+    widget.set_probe((12, 30))
+    scan = widget.scan_view.model
+    for layer in scan.layers:
+        layer.visible = layer.name in ("ADF image", "probe")
+    settle(viewer, widget)
+    viewer.reset_view()
+    viewer.screenshot(str(IMAGES / "explorer.png"), canvas_only=False)
+    for layer in scan.layers:
+        layer.visible = layer.name in ("iDPC phase", "probe")
+    settle(viewer, widget)
+    viewer.screenshot(str(IMAGES / "explorer_idpc.png"), canvas_only=False)
+    viewer.close()
+
+
+def reader_shots():
+    path = SHARED / "images" / "gatan_adf_se_mos2.dm3"
+    if not path.exists():
+        print(f"skipping reader screenshot: {path} not found", file=sys.stderr)
+        return
+    viewer = napari.Viewer(show=True, title="napari-stemlab: reader")
+    viewer.window._qt_window.resize(1200, 850)
+    viewer.open(str(path), plugin="napari-stemlab")
+    viewer.scale_bar.visible = True
+    settle(viewer)
+    viewer.screenshot(str(IMAGES / "reader_mos2.png"), canvas_only=False)
+    viewer.close()
+
+
+if __name__ == "__main__":
+    IMAGES.mkdir(exist_ok=True)
+    explorer_shots()
+    reader_shots()
+    print(f"screenshots written to {IMAGES}")

@@ -1,0 +1,428 @@
+"""4D-STEM explorer: scan view + diffraction pattern, linked, with virtual detectors.
+
+The main viewer shows the 4D layer's diffraction pattern at the probe position (its scan
+axes are the sliders). The dock shows the scan: the navigation image (virtual bright field
+by default) and every virtual image, with a cross at the probe. Detectors are Shapes
+layers on the pattern; dragging one previews its image live, releasing computes it exactly
+in a worker. One button computes all detectors, the centre of mass / DPC / integrated
+phase and the mean and max pattern in one pass over the data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..dataset import Dataset
+from ..errors import StemlabError
+from . import detector_shapes as shapes
+from .layers import META_KEY, image_layer_data, layer_to_dataset, napari_units
+from .scan_view import ScanView
+from .tasks import TaskPanel
+
+PREVIEW_BUDGET = 48e6  # bytes of pattern data touched per live-preview update
+PREVIEW_SOURCE_BUDGET = 256e6  # bytes of a lazy dataset kept in memory for previews
+
+
+def is_4dstem_layer(layer) -> bool:
+    """A napari image layer holding a 4D-STEM dataset (stemlab's or any 4D image)."""
+    if getattr(layer, "_type_string", "") != "image" or layer.rgb:
+        return False
+    info = layer.metadata.get(META_KEY, {}) if isinstance(layer.metadata, dict) else {}
+    return info.get("kind") == "4dstem" and layer.data.ndim >= 3 or (not info and layer.data.ndim == 4)
+
+
+class ExplorerWidget(QWidget):
+    """Dock widget exploring one 4D-STEM layer; see the module docstring."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.source = None  # the napari 4D layer
+        self.dataset: Dataset | None = None
+        self.preview_data = None  # in-memory array the live preview reads
+        self.preview_stride = 1
+        self.detector_layers = []
+        self._centres = None  # BeamCentres from "Find centre"
+        self._building = False
+
+        self.layer_combo = QComboBox()
+        self.layer_combo.currentIndexChanged.connect(self._source_changed)
+        self.scan_view = ScanView(on_probe=self._probe_from_scan)
+        self.probe_label = QLabel("probe: -")
+        self.tasks = TaskPanel()
+
+        buttons = QHBoxLayout()
+        self.add_buttons = {}
+        for kind in ("disk", "annulus", "rectangle"):
+            button = QPushButton(f"+ {kind}")
+            button.setToolTip(f"Add a {kind} virtual detector on the pattern")
+            button.clicked.connect(lambda _=False, k=kind: self.add_detector(k))
+            buttons.addWidget(button)
+            self.add_buttons[kind] = button
+        actions = QHBoxLayout()
+        self.compute_button = QPushButton("Compute all")
+        self.compute_button.setToolTip("Exact images of every detector, centre of mass, DPC, "
+                                       "integrated phase, mean and max pattern: one pass over the data")
+        self.compute_button.clicked.connect(self.compute_all)
+        self.centre_button = QPushButton("Find centre")
+        self.centre_button.setToolTip("Find the direct beam at every position and fit the descan")
+        self.centre_button.clicked.connect(self.find_centre)
+        actions.addWidget(self.compute_button)
+        actions.addWidget(self.centre_button)
+
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        form.addRow("4D-STEM layer", self.layer_combo)
+        layout.addLayout(form)
+        layout.addWidget(self.scan_view, 1)
+        layout.addWidget(self.probe_label)
+        layout.addLayout(buttons)
+        layout.addLayout(actions)
+        layout.addWidget(self._calibration_box())
+        layout.addWidget(self.tasks)
+
+        self.viewer.layers.events.inserted.connect(self._refresh_layers)
+        self.viewer.layers.events.removed.connect(self._refresh_layers)
+        self.viewer.dims.events.current_step.connect(self._probe_from_dims)
+        self.destroyed.connect(lambda *_: None)
+        self._refresh_layers()
+
+    # -- UI pieces ---------------------------------------------------------------------
+    def _calibration_box(self) -> QGroupBox:
+        box = QGroupBox("Calibration (for files that lack it)")
+        form = QFormLayout(box)
+        self.scan_step_edit = QLineEdit(placeholderText="e.g. 2 nm")
+        self.recip_edit = QLineEdit(placeholderText="e.g. 0.0127 1/angstrom per px")
+        self.camera_edit = QLineEdit(placeholderText="camera length, e.g. 0.2 m")
+        self.pixel_edit = QLineEdit(placeholderText="detector pixel, e.g. 55 um")
+        self.voltage_edit = QLineEdit(placeholderText="e.g. 200 kV")
+        form.addRow("Scan step", self.scan_step_edit)
+        form.addRow("Reciprocal pixel", self.recip_edit)
+        form.addRow("Camera length", self.camera_edit)
+        form.addRow("Detector pixel", self.pixel_edit)
+        form.addRow("Voltage", self.voltage_edit)
+        apply = QPushButton("Apply calibration")
+        apply.clicked.connect(self.apply_calibration)
+        form.addRow(apply)
+        return box
+
+    def closeEvent(self, event):
+        self._disconnect_viewer()
+        self.scan_view.close_view()
+        super().closeEvent(event)
+
+    def _disconnect_viewer(self):
+        for emitter, handler in ((self.viewer.layers.events.inserted, self._refresh_layers),
+                                 (self.viewer.layers.events.removed, self._refresh_layers),
+                                 (self.viewer.dims.events.current_step, self._probe_from_dims)):
+            emitter.disconnect(handler)
+
+    # -- choosing the dataset ----------------------------------------------------------
+    def _refresh_layers(self, event=None):
+        current = self.layer_combo.currentText()
+        names = [layer.name for layer in self.viewer.layers if is_4dstem_layer(layer)]
+        self._building = True
+        self.layer_combo.clear()
+        self.layer_combo.addItems(names)
+        self._building = False
+        if current in names:
+            self.layer_combo.setCurrentText(current)
+        elif names:
+            self.layer_combo.setCurrentIndex(len(names) - 1)
+        if self.source is not None and self.source.name not in names:
+            self._set_source(None)
+        elif self.layer_combo.currentText() and (self.source is None or self.source.name != self.layer_combo.currentText()):
+            self._source_changed()
+
+    def _source_changed(self, *_):
+        if self._building:
+            return
+        name = self.layer_combo.currentText()
+        self._set_source(self.viewer.layers[name] if name in self.viewer.layers else None)
+
+    def _set_source(self, layer):
+        for det in list(self.detector_layers):
+            if det in self.viewer.layers:
+                self.viewer.layers.remove(det)
+        self.detector_layers = []
+        self.scan_view.model.layers.clear()
+        self.source = layer
+        self.dataset = None
+        self.preview_data = None
+        self._centres = None
+        if layer is None:
+            self.probe_label.setText("probe: -")
+            return
+        ds = layer_to_dataset(layer)
+        if ds.data.ndim == 3:  # a line scan: treat as one scan row
+            ds = ds.with_data(ds.data[None], axes=(_unit_axis(ds),) + ds.axes)
+        self.dataset = ds
+        nav = ds.nav_axes[-2:]
+        self.scan_view.set_scan([a.size for a in nav], [a.scale for a in nav],
+                                [a.offset for a in nav], napari_units(a.units for a in nav))
+        self._load_preview_source()
+        centre = self.pattern_centre()
+        self.add_detector("disk", name="BF", centre=centre)
+        self.scan_view.model.reset_view()
+        self._probe_from_dims()
+
+    def _load_preview_source(self):
+        """Keep an in-memory (possibly scan-strided) copy for live previews of lazy data."""
+        ds = self.dataset
+        if not ds.is_lazy:
+            self.preview_data, self.preview_stride = ds.data, 1
+            return
+        stride = 1
+        while ds.nbytes / stride**2 > PREVIEW_SOURCE_BUDGET:
+            stride += 1
+        self.preview_data = np.asarray(ds.data[..., ::stride, ::stride, :, :])
+        self.preview_stride = stride
+
+    def pattern_centre(self) -> tuple[float, float]:
+        """Direct-beam position in pattern pixels: the found centre, k = 0, or the middle."""
+        ds = self.dataset
+        found = self.source.metadata.get("stemlab_centre") if self.source is not None else None
+        if found is not None:
+            return tuple(found)
+        centre = []
+        for axis in ds.sig_axes[-2:]:
+            k0 = -axis.offset / axis.scale
+            centre.append(k0 if axis.units and 0 <= k0 < axis.size else (axis.size - 1) / 2)
+        return float(centre[0]), float(centre[1])
+
+    # -- detectors ---------------------------------------------------------------------
+    def add_detector(self, kind: str, name: str | None = None, centre=None):
+        """Add a virtual detector on the pattern; its image appears in the scan view."""
+        if self.dataset is None:
+            raise StemlabError("Open or choose a 4D-STEM layer first.")
+        centre = centre or self.pattern_centre()
+        detector = shapes.default_detector(kind, centre, self.dataset.sig_shape[-2:])
+        name = name or self._unique_name({"disk": "BF", "annulus": "ADF", "rectangle": "DF"}[kind])
+        data, types = shapes.shapes_data(detector)
+        colour = shapes.COLOURS[len(self.detector_layers) % len(shapes.COLOURS)]
+        sig = self.dataset.sig_axes[-2:]
+        layer = self.viewer.add_shapes(
+            data, shape_type=types, name=name, edge_color=colour, face_color="transparent",
+            edge_width=max(0.5, min(self.dataset.sig_shape[-2:]) / 150), opacity=0.9,
+            scale=[a.scale for a in sig], translate=[a.offset for a in sig],
+            units=napari_units(a.units for a in sig),
+            metadata={shapes.DETECTOR_KEY: kind})
+        layer.events.data.connect(lambda event, lyr=layer: self._detector_edited(lyr, event))
+        self.detector_layers.append(layer)
+        self.viewer.layers.selection.active = layer
+        layer.mode = "select"
+        self.preview(layer)
+        self._compute_detectors([layer])
+        return layer
+
+    def _unique_name(self, base):
+        names = {layer.name for layer in self.viewer.layers}
+        if base not in names:
+            return base
+        i = 2
+        while f"{base} {i}" in names:
+            i += 1
+        return f"{base} {i}"
+
+    def detector_of(self, layer):
+        return shapes.detector_from_shapes(layer.metadata[shapes.DETECTOR_KEY], list(layer.data))
+
+    def _detector_edited(self, layer, event):
+        action = str(getattr(event, "action", "changed"))
+        if layer not in self.detector_layers:
+            return
+        if "changing" in action:
+            self.preview(layer)
+        elif action.endswith("ed"):
+            self._compute_detectors([layer])
+
+    def preview(self, layer):
+        """Live preview of a detector image from the in-memory data (strided if large)."""
+        from ..diffraction.preview import preview_virtual_image
+
+        detector = self.detector_of(layer)
+        if detector is None or self.preview_data is None:
+            return
+        image, stride = preview_virtual_image(self.preview_data, detector, budget_bytes=PREVIEW_BUDGET)
+        self.scan_view.show_image(_image_name(layer), _as_2d(image), stride=stride * self.preview_stride)
+
+    # -- exact computations in workers -------------------------------------------------
+    def _compute_detectors(self, layers):
+        from ..diffraction.virtual import virtual_images
+
+        detectors = {_image_name(lyr): self.detector_of(lyr) for lyr in layers}
+        detectors = {k: v for k, v in detectors.items() if v is not None}
+        if not detectors:
+            return
+        data = self.dataset.data
+        self.tasks.run(
+            virtual_images, lambda result: self._show_images(result, list(detectors)),
+            "virtual images", data=data, detectors=detectors, nav_ndim=data.ndim - 2, com=False, patterns=False)
+
+    def _show_images(self, result, names):
+        for name in names:
+            self.scan_view.show_image(name, _as_2d(result[name]))
+
+    def compute_all(self):
+        """All detectors, CoM / DPC / iDPC, mean and max pattern: one worker, one pass."""
+        from ..diffraction.analysis import explore
+
+        if self.dataset is None:
+            return
+        detectors = {_image_name(lyr): self.detector_of(lyr) for lyr in self.detector_layers}
+        detectors = {k: v for k, v in detectors.items() if v is not None}
+        self.tasks.run(explore, self._show_all, "compute all", ds=self.dataset,
+                       detectors=detectors, centre=self._centres)
+
+    def _show_all(self, results: dict):
+        for name, ds in results.items():
+            if ds.kind == "diffraction":  # mean / max pattern: reciprocal space, main viewer
+                data, kwargs, _ = image_layer_data(ds)
+                if ds.name in self.viewer.layers:
+                    self.viewer.layers[ds.name].data = data
+                else:
+                    self.viewer.add_image(data, **kwargs, visible=False)
+            else:
+                colormap = "twilight_shifted" if "phase" in name or "angle" in name else "gray"
+                self.scan_view.show_image(name, _as_2d(np.asarray(ds.data)), colormap=colormap,
+                                          value_units=ds.metadata.get("units", ""))
+
+    def find_centre(self):
+        """Direct-beam centre at every position + descan plane; detectors move to the centre."""
+        from ..diffraction.centre import find_direct_beam
+
+        if self.dataset is None:
+            return
+        self.tasks.run(find_direct_beam, self._centre_found, "find centre",
+                       data=self.dataset.data, nav_ndim=self.dataset.data.ndim - 2)
+
+    def _centre_found(self, centres):
+        from napari.utils.notifications import show_info
+
+        from ..diffraction.detectors import moved_to
+
+        self._centres = centres
+        centre = centres.median
+        self.source.metadata["stemlab_centre"] = centre
+        for layer in self.detector_layers:
+            detector = self.detector_of(layer)
+            if detector is not None:
+                layer.data = shapes.shapes_data(moved_to(detector, *centre))[0]
+        rms = float(np.sqrt(np.nanmean(centres.residuals ** 2)))
+        show_info(f"Direct beam at row {centre[0]:.2f}, col {centre[1]:.2f} px; descan "
+                  f"{np.abs(centres.gradient).max():.3f} px per scan step; fit rms {rms:.2f} px.")
+        self._compute_detectors(self.detector_layers)
+
+    # -- calibration -------------------------------------------------------------------
+    def apply_calibration(self):
+        """Apply the typed calibration to the 4D layer and every layer derived from it."""
+        from napari.utils.notifications import show_error
+
+        from ..calibration import apply_calibration
+
+        if self.dataset is None:
+            return
+        options = {"scan_step": self.scan_step_edit.text(), "calibration": self.recip_edit.text(),
+                   "camera_length": self.camera_edit.text(), "detector_pixel": self.pixel_edit.text(),
+                   "voltage": self.voltage_edit.text()}
+        options = {k: v.strip() for k, v in options.items() if v.strip()}
+        try:
+            ds = apply_calibration(self.dataset, **options)
+        except StemlabError as error:
+            show_error(str(error))
+            return
+        self.dataset = ds
+        layer = self.source
+        offset = layer.data.ndim - ds.ndim
+        layer.scale = ds.scale[offset:] if offset < 0 else ds.scale
+        layer.translate = ds.translate[offset:] if offset < 0 else ds.translate
+        layer.units = napari_units(ds.units[-layer.data.ndim:])
+        layer.metadata[META_KEY]["axes"] = _axes_dicts(ds)[-layer.data.ndim:]
+        sig = ds.sig_axes[-2:]
+        for det in self.detector_layers:
+            det.scale = [a.scale for a in sig]
+            det.translate = [a.offset for a in sig]
+            det.units = napari_units(a.units for a in sig)
+        nav = ds.nav_axes[-2:]
+        self.scan_view.set_scan([a.size for a in nav], [a.scale for a in nav],
+                                [a.offset for a in nav], napari_units(a.units for a in nav))
+        for other in self.viewer.layers:
+            if other.metadata.get("stemlab_derived_from") == layer.name:
+                other.scale, other.translate = [a.scale for a in sig], [a.offset for a in sig]
+                other.units = napari_units(a.units for a in sig)
+        self.viewer.reset_view()
+
+    # -- probe linking -----------------------------------------------------------------
+    def probe_index(self) -> tuple[int, int]:
+        """The probe position (row, col) in scan pixels, from the main viewer's sliders."""
+        if self.source is None:
+            return (0, 0)
+        world = np.asarray(self.viewer.dims.point, float)
+        data_pos = self.source.world_to_data(world[-self.source.ndim:])
+        nav = np.asarray(data_pos[: self.source.ndim - 2], float)
+        nav = np.rint(nav).astype(int)
+        index = (0, int(nav[0])) if nav.size == 1 else (int(nav[-2]), int(nav[-1]))
+        return index
+
+    def set_probe(self, index: tuple[int, int]):
+        """Move the probe to scan index (row, col): the main viewer shows that pattern."""
+        if self.source is None:
+            return
+        ndim_world = self.viewer.dims.ndim
+        nav_ndim = self.source.ndim - 2
+        data_point = np.zeros(self.source.ndim)
+        data_point[:nav_ndim] = index[-nav_ndim:]
+        world = self.source.data_to_world(data_point)
+        first = ndim_world - self.source.ndim
+        for axis in range(nav_ndim):
+            self.viewer.dims.set_point(first + axis, float(world[axis]))
+
+    def _probe_from_scan(self, index):
+        self.set_probe(index)
+        self._update_probe_label()
+
+    def _probe_from_dims(self, event=None):
+        if self.source is None:
+            return
+        self.scan_view.move_probe(self.probe_index())
+        self._update_probe_label()
+
+    def _update_probe_label(self):
+        row, col = self.scan_view.probe
+        nav = self.dataset.nav_axes[-2:]
+        units = nav[-1].units or "px"
+        y = nav[0].offset + row * nav[0].scale
+        x = nav[-1].offset + col * nav[-1].scale
+        self.probe_label.setText(f"probe: row {row}, col {col}  (y {y:.4g}, x {x:.4g} {units})")
+
+
+def _image_name(layer) -> str:
+    return f"{layer.name} image"
+
+
+def _as_2d(image) -> np.ndarray:
+    image = np.asarray(image)
+    return image.reshape((1, -1)) if image.ndim == 1 else image
+
+
+def _unit_axis(ds):
+    from ..dataset import Axis
+
+    return Axis("scan_row", 1, navigate=True)
+
+
+def _axes_dicts(ds):
+    from dataclasses import asdict
+
+    return [asdict(a) for a in ds.axes]

@@ -1,0 +1,107 @@
+"""Dataset <-> napari layer conversion: every layer keeps scale, translate, units and axis labels.
+
+The Dataset's axes travel in ``layer.metadata['stemlab']`` so a widget can rebuild the exact
+calibrated Dataset from any layer stemlab made (and a sensible one from any other layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+
+from ..dataset import Axis, Dataset
+
+META_KEY = "stemlab"
+
+
+def napari_units(units) -> tuple[str, ...]:
+    """napari wants pint units; uncalibrated axes are 'pixel'."""
+    return tuple(u or "pixel" for u in units)
+
+
+def layer_kwargs(ds: Dataset, **extra) -> dict:
+    """Keyword arguments for a napari layer showing ``ds`` with its calibration."""
+    kwargs = {
+        "name": ds.name or "data",
+        "scale": ds.scale,
+        "translate": ds.translate,
+        "units": napari_units(ds.units),
+        "axis_labels": ds.axis_labels,
+        "metadata": {
+            **ds.metadata,
+            META_KEY: {"kind": ds.kind, "axes": [asdict(a) for a in ds.axes], "source": ds.source},
+        },
+    }
+    if ds.is_lazy or ds.data.ndim > 3:
+        kwargs["contrast_limits"] = contrast_limits(ds.data)
+    kwargs.update(extra)
+    return kwargs
+
+
+def image_layer_data(ds: Dataset, **extra) -> tuple:
+    """A napari LayerDataTuple ``(data, kwargs, 'image')`` for ``ds``."""
+    return (ds.data, layer_kwargs(ds, **extra), "image")
+
+
+def labels_layer_data(ds: Dataset, **extra) -> tuple:
+    """A napari LayerDataTuple ``(data, kwargs, 'labels')`` for an integer map."""
+    kwargs = layer_kwargs(ds, **extra)
+    kwargs.pop("contrast_limits", None)
+    return (ds.data, kwargs, "labels")
+
+
+def layer_to_dataset(layer) -> Dataset:
+    """The calibrated Dataset behind a napari image layer (axes from stemlab metadata if present)."""
+    data = layer.data
+    info = layer.metadata.get(META_KEY) if isinstance(layer.metadata, dict) else None
+    if info and len(info["axes"]) == data.ndim:
+        axes = [Axis(**a) for a in info["axes"]]
+        # The user may have changed the scale in napari since: the layer wins.
+        axes = [Axis(a.name, a.size, float(s), float(t), a.units, a.navigate)
+                for a, s, t in zip(axes, layer.scale, layer.translate)]
+        return Dataset(data, axes, kind=info["kind"], name=layer.name,
+                       metadata={k: v for k, v in layer.metadata.items() if k != META_KEY}, source=info.get("source"))
+    return _guess_dataset(layer)
+
+
+def _guess_dataset(layer) -> Dataset:
+    """A Dataset for a layer stemlab did not make: 4D -> 4D-STEM, 3D -> video, 2D -> image."""
+    data = layer.data
+    names = {4: ("scan_y", "scan_x", "ky", "kx"), 3: ("t", "y", "x"), 2: ("y", "x")}.get(data.ndim)
+    if names is None:
+        names = tuple(f"axis{i}" for i in range(data.ndim))
+    kind = {4: "4dstem", 3: "video", 2: "image"}.get(data.ndim, "stack")
+    navigate = [i < data.ndim - 2 for i in range(data.ndim)]
+    units = [str(u) if str(u) != "pixel" else "" for u in getattr(layer, "units", [""] * data.ndim)]
+    axes = [Axis(n, s, float(sc), float(t), _safe_unit(u), nav)
+            for n, s, sc, t, u, nav in zip(names, data.shape, layer.scale, layer.translate, units, navigate)]
+    return Dataset(data, axes, kind=kind, name=layer.name)
+
+
+def _safe_unit(unit: str) -> str:
+    from ..errors import CalibrationError
+    from ..units import normalize_unit
+
+    try:
+        return normalize_unit(unit)
+    except CalibrationError:
+        return ""
+
+
+def contrast_limits(data) -> tuple[float, float]:
+    """Contrast limits from a small sample of the data (never reads a lazy array in full)."""
+    sample = data
+    while sample.ndim > 2:
+        sample = sample[sample.shape[0] // 2]
+    sample = np.asarray(sample, dtype=np.float64)
+    finite = sample[np.isfinite(sample)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    low, high = np.percentile(finite, [0.5, 99.8])
+    if high <= low:
+        low, high = float(finite.min()), float(finite.max())
+    if high <= low:
+        high = low + 1.0
+    return (float(low), float(high))
+

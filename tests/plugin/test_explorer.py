@@ -1,0 +1,151 @@
+"""Drive the real 4D-STEM explorer widget in a napari viewer (Qt under Xvfb)."""
+
+import numpy as np
+import pytest
+
+from stemlab.diffraction.detectors import Annulus, Disk, mask
+from stemlab.plugin.explorer import ExplorerWidget
+from stemlab.plugin.layers import image_layer_data
+
+pytestmark = pytest.mark.gui
+
+
+def exact_image(data, detector):
+    """Reference virtual image: the detector mask summed against every pattern."""
+    weights = mask(detector, data.shape[-2:])
+    return np.tensordot(np.asarray(data, np.float64), weights, axes=([-2, -1], [0, 1]))
+
+
+@pytest.fixture
+def explorer(make_napari_viewer, small_scan):
+    viewer = make_napari_viewer()
+    data, kwargs, _ = image_layer_data(small_scan)
+    viewer.add_image(data, **kwargs)
+    widget = ExplorerWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    assert widget.tasks.wait(30000)
+    yield viewer, widget
+    close(widget)
+
+
+def close(widget):
+    """Stop work and release the embedded scan canvas (napari checks for leaked QtViewers)."""
+    widget.tasks.cancel()
+    widget.tasks.wait(10000)
+    widget.close()
+
+
+def test_default_bf_detector_gives_exact_virtual_image(explorer, small_scan):
+    viewer, widget = explorer
+    assert [layer.name for layer in widget.detector_layers] == ["BF"]
+    bf_layer = viewer.layers["BF"]
+    # the detector layer sits on the pattern with its calibration
+    np.testing.assert_allclose(bf_layer.scale, [0.01, 0.01])
+    assert [str(u) for u in bf_layer.units] == ["1 / angstrom"] * 2
+    image_layer = widget.scan_view.model.layers["BF image"]
+    expected = exact_image(small_scan.data, widget.detector_of(bf_layer))
+    np.testing.assert_allclose(image_layer.data, expected, rtol=1e-4)
+    # scan-space layers keep the scan's calibration
+    np.testing.assert_allclose(image_layer.scale, [2.0, 2.0])
+    assert [str(u) for u in image_layer.units] == ["nanometer"] * 2
+
+
+def test_probe_linked_both_ways(explorer, small_scan):
+    viewer, widget = explorer
+    widget.scan_view._set_probe((4, 5))  # as a click on the scan view does
+    layer = viewer.layers["disk scan"]
+    shown = np.asarray(layer._slice.image.view)
+    np.testing.assert_allclose(shown, small_scan.data[4, 5])
+    assert widget.probe_label.text().startswith("probe: row 4, col 5")
+    viewer.dims.set_point(0, 2 * 2.0)  # the main viewer's slider: row 2 (2 nm per step)
+    assert widget.scan_view.probe == (2, 5)
+    marker = widget.scan_view.model.layers["probe"].data
+    np.testing.assert_allclose(marker, [[2, 5]])
+
+
+def test_arrow_keys_step_the_probe(explorer):
+    viewer, widget = explorer
+    widget.scan_view._set_probe((0, 0))
+    widget.scan_view._stepper((0, 1))(None)
+    widget.scan_view._stepper((1, 0))(None)
+    assert widget.probe_index() == (1, 1)
+    widget.scan_view._stepper((-1, 0))(None)
+    widget.scan_view._stepper((-1, 0))(None)  # clipped at the scan edge
+    assert widget.probe_index() == (0, 1)
+
+
+def test_dragging_previews_then_release_computes_exactly(explorer, small_scan):
+    from napari.layers.base._base_constants import ActionType
+
+    viewer, widget = explorer
+    adf = widget.add_detector("annulus")
+    assert widget.tasks.wait(30000)
+    moved = [v + np.array([1.0, -1.0]) for v in adf.data]
+    adf.events.data(value=moved, action=ActionType.CHANGING, data_indices=(0, 1), vertex_indices=((),))
+    adf.data = moved  # napari sets the data, then announces the end of the drag
+    assert widget.tasks.wait(30000)
+    image = widget.scan_view.model.layers["ADF image"].data
+    np.testing.assert_allclose(image, exact_image(small_scan.data, widget.detector_of(adf)), rtol=1e-4)
+    assert isinstance(widget.detector_of(adf), Annulus)
+
+
+def test_compute_all_makes_calibrated_layers(explorer, small_scan):
+    viewer, widget = explorer
+    widget.compute_all()
+    assert widget.tasks.wait(60000)
+    scan_layers = widget.scan_view.model.layers
+    for name in ("BF image", "CoM x", "CoM y", "CoM magnitude", "iDPC phase"):
+        assert name in scan_layers, name
+        np.testing.assert_allclose(scan_layers[name].scale, [2.0, 2.0])
+    mean = viewer.layers["mean pattern"]
+    np.testing.assert_allclose(mean.data, small_scan.data.mean(axis=(0, 1)), rtol=1e-4)
+    np.testing.assert_allclose(mean.scale, [0.01, 0.01])
+    np.testing.assert_allclose(viewer.layers["max pattern"].data, small_scan.data.max(axis=(0, 1)))
+
+
+def test_cancel_leaves_no_layers(make_napari_viewer, make_disk_scan):
+    import dask.array as da
+
+    viewer = make_napari_viewer()
+    ds = make_disk_scan(nav=(40, 40), sig=(64, 64))
+    lazy = ds.with_data(da.from_array(ds.data, chunks=(1, 40, 64, 64)))
+    data, kwargs, _ = image_layer_data(lazy)
+    viewer.add_image(data, **kwargs)
+    widget = ExplorerWidget(viewer)
+    assert widget.tasks.wait(60000)
+    before_main = [layer.name for layer in viewer.layers]
+    before_scan = [layer.name for layer in widget.scan_view.model.layers]
+    widget.compute_all()
+    widget.tasks.cancel()
+    assert widget.tasks.wait(30000)
+    assert [layer.name for layer in viewer.layers] == before_main
+    assert [layer.name for layer in widget.scan_view.model.layers] == before_scan
+    close(widget)
+
+
+def test_calibration_flows_to_derived_layers(explorer):
+    viewer, widget = explorer
+    widget.scan_step_edit.setText("0.5 nm")
+    widget.recip_edit.setText("0.02 1/nm")
+    widget.apply_calibration()
+    source = viewer.layers["disk scan"]
+    np.testing.assert_allclose(source.scale, [0.5, 0.5, 0.02, 0.02])
+    np.testing.assert_allclose(viewer.layers["BF"].scale, [0.02, 0.02])
+    np.testing.assert_allclose(widget.scan_view.model.layers["BF image"].scale, [0.5, 0.5])
+
+
+def test_bad_calibration_is_a_notification_not_a_crash(explorer):
+    viewer, widget = explorer
+    widget.recip_edit.setText("2 nm")  # a length is not a reciprocal calibration
+    widget.apply_calibration()
+    np.testing.assert_allclose(viewer.layers["disk scan"].scale, [2.0, 2.0, 0.01, 0.01])
+
+
+def test_detector_geometry_round_trips_through_shapes():
+    from stemlab.plugin.detector_shapes import detector_from_shapes, shapes_data
+
+    for kind, det in (("disk", Disk(10.5, 12.0, 4.0)), ("annulus", Annulus(16, 15, 5, 11))):
+        data, _ = shapes_data(det)
+        back = detector_from_shapes(kind, data)
+        np.testing.assert_allclose([getattr(back, f) for f in det.__dataclass_fields__],
+                                   [getattr(det, f) for f in det.__dataclass_fields__])

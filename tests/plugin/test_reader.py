@@ -1,0 +1,59 @@
+"""The napari reader: sniffing, calibrated layers, clear notifications for bad files."""
+
+import numpy as np
+import pytest
+
+from stemlab.plugin.reader import napari_get_reader
+
+pytestmark = pytest.mark.gui
+
+
+def test_get_reader_declines_what_it_cannot_read(tmp_path):
+    png = tmp_path / "picture.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    assert napari_get_reader(str(png)) is None
+    assert napari_get_reader(str(tmp_path)) is None  # a plain folder is not a zarr store
+
+
+def test_open_npy_gives_a_4d_layer(make_napari_viewer, tmp_path):
+    path = tmp_path / "scan.npy"
+    np.save(path, np.arange(2 * 3 * 8 * 8, dtype=np.uint16).reshape(2, 3, 8, 8))
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin="napari-stemlab")
+    assert len(layers) == 1
+    layer = layers[0]
+    assert layer.data.shape == (2, 3, 8, 8)
+    assert tuple(layer.axis_labels) == ("scan_y", "scan_x", "ky", "kx")
+    assert layer.metadata["stemlab"]["kind"] == "4dstem"
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage" * 10, b"\x89PNG\r\n\x1a\n" + b"\0" * 64])
+def test_bad_file_gives_a_notification_and_no_layer(make_napari_viewer, tmp_path, monkeypatch, content):
+    import napari.utils.notifications as notifications
+
+    path = tmp_path / "broken.mib"
+    path.write_bytes(content)
+    shown = []
+    monkeypatch.setattr(notifications, "show_error", shown.append)
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-stemlab")
+    assert len(viewer.layers) == 0
+    assert len(shown) == 1 and "broken.mib" in shown[0]
+
+
+def test_real_velox_file_gives_one_layer_per_signal(make_napari_viewer, shared_data):
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(shared_data / "images" / "velox_haadf_au_nanoparticle.emd"), plugin="napari-stemlab")
+    assert len(layers) == 1
+    np.testing.assert_allclose(layers[0].scale, [0.0075, 0.0075], rtol=1e-3)
+    assert [str(u) for u in layers[0].units] == ["nanometer", "nanometer"]
+
+
+def test_sample_data_opens_with_ground_truth(make_napari_viewer):
+    viewer = make_napari_viewer()
+    layers = viewer.open_sample("napari-stemlab", "4dstem")
+    layer = layers[0]
+    assert layer.data.ndim == 4
+    truth = layer.metadata["ground_truth"]
+    assert truth["phase"].shape == layer.data.shape[:2]
+    assert [str(u) for u in layer.units][:2] == ["nanometer"] * 2

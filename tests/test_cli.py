@@ -1,0 +1,63 @@
+"""The `stemlab` command line, run as a user runs it."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+
+def stemlab(*args, check=True):
+    result = subprocess.run([sys.executable, "-m", "stemlab.cli", *args], capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_help_lists_commands():
+    out = stemlab("--help").stdout
+    for command in ("info", "demo", "virtual"):
+        assert command in out
+
+
+def test_info_on_a_real_file(shared_data):
+    out = stemlab("info", str(shared_data / "4dstem" / "astar_sped_3x2.blo")).stdout
+    assert "(3, 2, 144, 144)" in out and "uint8" in out
+    assert "12.8" in out and "nm" in out
+
+
+def test_info_with_calibration_options(tmp_path):
+    path = tmp_path / "scan.npy"
+    np.save(path, np.zeros((2, 3, 16, 16), np.uint8))
+    out = stemlab("info", str(path), "--scan-step", "2nm", "--calibration", "0.0127/angstrom").stdout
+    assert "2 nm" in out and "0.0127 1/angstrom" in out
+
+
+def test_bad_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "empty.mib"
+    path.write_bytes(b"")
+    result = stemlab("info", str(path), check=False)
+    assert result.returncode == 2
+    assert "empty.mib" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_virtual_writes_calibrated_images(tmp_path, small_scan):
+    path = tmp_path / "scan.npy"
+    np.save(path, small_scan.data)
+    out = tmp_path / "virtual.npz"
+    stemlab("virtual", str(path), "--detector", "BF=disk:c,c,4", "--detector", "ADF=annulus:c,c,6,14",
+            "--scan-step", "2nm", "--calibration", "0.01/angstrom", "-o", str(out))
+    with np.load(out) as result:
+        assert result["BF"].shape == (6, 7)
+        assert result["ADF"].shape == (6, 7)
+        assert "calibration" in result.files
+
+
+def test_demo_writes_results_and_figures(tmp_path, monkeypatch):
+    monkeypatch.setenv("STEMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    summary = stemlab("demo", "-o", str(out)).stdout
+    for name in ("4dstem_results.npz", "4dstem.png", "haadf_samples.png"):
+        assert (out / name).stat().st_size > 1000, name
+    with np.load(out / "4dstem_results.npz") as results:
+        assert results["BF"].shape == results["ADF"].shape == (48, 48)
+    assert "rms error" in summary
