@@ -103,21 +103,38 @@ def test_compute_all_makes_calibrated_layers(explorer, small_scan):
     np.testing.assert_allclose(viewer.layers["max pattern"].data, small_scan.data.max(axis=(0, 1)))
 
 
-def test_cancel_leaves_no_layers(make_napari_viewer, make_disk_scan):
+def test_cancel_stops_early_and_leaves_no_layers(make_napari_viewer, make_disk_scan):
+    import threading
+    import time
+
     import dask.array as da
 
     viewer = make_napari_viewer()
-    ds = make_disk_scan(nav=(40, 40), sig=(64, 64))
-    lazy = ds.with_data(da.from_array(ds.data, chunks=(1, 40, 64, 64)))
-    data, kwargs, _ = image_layer_data(lazy)
+    ds = make_disk_scan(nav=(40, 40), sig=(32, 32))
+    computed = []
+    may_go = threading.Event()
+
+    def slow_rows(block):  # a slow detector: each scan row waits for the test's go
+        may_go.wait(5)
+        computed.append(1)
+        time.sleep(0.02)
+        return block
+
+    lazy = da.from_array(ds.data, chunks=(1, 40, 32, 32)).map_blocks(slow_rows, dtype=ds.data.dtype)
+    data, kwargs, _ = image_layer_data(ds.with_data(lazy))
     viewer.add_image(data, **kwargs)
     widget = ExplorerWidget(viewer)
+    may_go.set()
     assert widget.tasks.wait(60000)
     before_main = [layer.name for layer in viewer.layers]
     before_scan = [layer.name for layer in widget.scan_view.model.layers]
+    computed.clear()
+    may_go.clear()
     widget.compute_all()
     widget.tasks.cancel()
+    may_go.set()
     assert widget.tasks.wait(30000)
+    assert len(computed) < 40 // 2  # stopped within a few chunks of the 40
     assert [layer.name for layer in viewer.layers] == before_main
     assert [layer.name for layer in widget.scan_view.model.layers] == before_scan
     close(widget)
@@ -149,3 +166,37 @@ def test_detector_geometry_round_trips_through_shapes():
         back = detector_from_shapes(kind, data)
         np.testing.assert_allclose([getattr(back, f) for f in det.__dataclass_fields__],
                                    [getattr(det, f) for f in det.__dataclass_fields__])
+
+
+def test_uncalibrated_merlin_file_calibrated_in_the_explorer(make_napari_viewer, shared_data):
+    viewer = make_napari_viewer()
+    layer = viewer.open(str(shared_data / "4dstem" / "merlin" / "001_4x2_6bit.mib"), plugin="napari-stemlab")[0]
+    assert [str(u) for u in layer.units] == ["pixel"] * 4
+    widget = ExplorerWidget(viewer)
+    assert widget.tasks.wait(60000)
+    widget.scan_step_edit.setText("5 nm")
+    widget.camera_edit.setText("0.1 m")
+    widget.pixel_edit.setText("55 um")
+    widget.voltage_edit.setText("300 kV")
+    widget.apply_calibration()
+    # k per pixel = p / (lambda L) = 55e-6 / (0.019687e-10 * 0.1) m^-1 = 0.02794 1/angstrom
+    np.testing.assert_allclose(layer.scale, [5, 5, 0.02794, 0.02794], rtol=1e-3)
+    assert [str(u) for u in layer.units] == ["nanometer"] * 2 + ["1 / angstrom"] * 2
+    assert widget.scan_view.model.layers["BF image"].data.shape == (2, 4)
+    np.testing.assert_allclose(widget.scan_view.model.layers["BF image"].scale, [5, 5])
+    close(widget)
+
+
+def test_line_scan_is_explored_as_one_row(make_napari_viewer, small_scan):
+    viewer = make_napari_viewer()
+    line = small_scan.with_data(small_scan.data[0], axes=small_scan.axes[1:])
+    data, kwargs, _ = image_layer_data(line)
+    viewer.add_image(data, **kwargs)
+    widget = ExplorerWidget(viewer)
+    assert widget.tasks.wait(30000)
+    image = widget.scan_view.model.layers["BF image"].data
+    assert image.shape == (1, 7)
+    np.testing.assert_allclose(image[0], exact_image(line.data, widget.detector_of(viewer.layers["BF"])), rtol=1e-4)
+    widget.scan_view._set_probe((0, 3))
+    np.testing.assert_allclose(np.asarray(viewer.layers["disk scan"]._slice.image.view), line.data[3])
+    close(widget)

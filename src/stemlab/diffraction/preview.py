@@ -16,9 +16,6 @@ import numpy as np
 from ..errors import ParameterError
 from .detectors import mask, pixel_bbox
 
-_ROWS_PER_STEP = 16 * 2**20  # bytes of float32 converted per step
-
-
 def preview_plan(shape: tuple[int, ...], itemsize: int, detector, budget_bytes: float = 64e6) -> dict:
     """Stride and cost of a preview: ``{'bbox': (y0, x0, y1, x1), 'stride': s, 'touched_bytes': b}``.
 
@@ -43,39 +40,52 @@ def preview_virtual_image(data: np.ndarray, detector, budget_bytes: float = 64e6
 
     ``data`` is an in-memory numpy array ``nav_shape + (ky, kx)``. The image is float32 of
     shape ``ceil(nav / stride)`` and equals the full virtual image at those positions.
-    The crop read is memory-latency bound (one short run of bytes per pattern row), so
-    ``threads`` workers split the scan rows.
+    Reading the crop is memory-latency bound (one short run of bytes per pattern row), so
+    ``threads`` workers split the scan rows of the compiled kernel.
     """
-    if isinstance(data, np.ndarray) is False or data.ndim < 3:
+    from .kernels import crop_dot
+
+    if not isinstance(data, np.ndarray) or data.ndim < 3:
         raise ParameterError("preview_virtual_image needs an in-memory numpy array with >= 1 scan axis "
                              "and 2 pattern axes; use virtual_images for lazy data.")
     plan = preview_plan(data.shape, data.dtype.itemsize, detector, budget_bytes)
     y0, x0, y1, x1 = plan["bbox"]
     s = plan["stride"]
     nav = data.shape[:-2]
-    sub = data[tuple(slice(None, None, s) for _ in nav) + (slice(y0, y1), slice(x0, x1))]
-    out_shape = sub.shape[:-2]
+    scan = data[tuple(slice(None, None, s) for _ in nav)]
+    out_shape = scan.shape[:-2]
     if y1 <= y0 or x1 <= x0:
         return np.zeros(out_shape, np.float32), s
-    m = mask(detector, data.shape[-2:], supersample)[y0:y1, x0:x1].ravel()
-    area = (y1 - y0) * (x1 - x0)
-    per_row = max(1, math.prod(out_shape[1:])) * area * 4
-    rows = max(1, _ROWS_PER_STEP // per_row)
-    out = np.empty(out_shape, np.float32)
-
-    def work(lo: int, hi: int) -> None:
-        buf = np.empty((min(rows, hi - lo),) + sub.shape[1:], np.float32)
-        for i in range(lo, hi, rows):
-            j = min(i + rows, hi)
-            b = buf[: j - i]
-            np.copyto(b, sub[i:j], casting="unsafe")
-            np.matmul(b.reshape(-1, area), m, out=out[i:j].reshape(-1))
-
-    n0 = out_shape[0]
-    if threads > 1 and n0 > 1:
-        edges = np.linspace(0, n0, min(threads, n0) + 1).astype(int)
-        with ThreadPoolExecutor(len(edges) - 1) as pool:
-            list(pool.map(lambda k: work(edges[k], edges[k + 1]), range(len(edges) - 1)))
+    scan = scan.reshape((-1,) + scan.shape[-3:]) if scan.ndim > 3 else scan[None]
+    weights = mask(detector, data.shape[-2:], supersample)[y0:y1, x0:x1]
+    out = np.empty(scan.shape[:2], np.float32)
+    edges = np.linspace(0, scan.shape[0], min(threads, scan.shape[0]) + 1).astype(int)
+    parts = [(scan[a:b], out[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+    if len(parts) > 1:
+        with ThreadPoolExecutor(len(parts)) as pool:
+            list(pool.map(lambda part: crop_dot(part[0], weights, y0, x0, part[1]), parts))
     else:
-        work(0, n0)
-    return out, s
+        crop_dot(scan, weights, y0, x0, out)
+    return out.reshape(out_shape), s
+
+
+def preview_source(data, budget_bytes: float = 256e6, progress=None, cancel=None):
+    """``(array, stride)``: an in-memory copy of a (lazy) 4D array for live previews.
+
+    Every ``stride``-th scan position along both scan axes, with ``stride`` the smallest
+    that fits ``budget_bytes``; read in row blocks so progress and Cancel work.
+    """
+    from ..backend.progress import check, report
+
+    stride = 1
+    while data.nbytes / stride**2 > budget_bytes:
+        stride += 1
+    rows = range(0, data.shape[0], stride)
+    out = np.empty((len(rows), -(-data.shape[1] // stride)) + tuple(data.shape[2:]), data.dtype)
+    step = max(1, len(rows) // 20)
+    for done in range(0, len(rows), step):
+        check(cancel)
+        block = data[rows.start + done * stride: rows.start + (done + step) * stride: stride, ::stride]
+        out[done:done + step] = np.asarray(block)
+        report(progress, min(done + step, len(rows)), len(rows), "reading preview data")
+    return out, stride

@@ -14,7 +14,6 @@ import numpy as np
 from qtpy.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -35,11 +34,11 @@ PREVIEW_SOURCE_BUDGET = 256e6  # bytes of a lazy dataset kept in memory for prev
 
 
 def is_4dstem_layer(layer) -> bool:
-    """A napari image layer holding a 4D-STEM dataset (stemlab's or any 4D image)."""
+    """A napari image layer holding a 4D-STEM scan or line scan (stemlab's, or any 4D image)."""
     if getattr(layer, "_type_string", "") != "image" or layer.rgb:
         return False
     info = layer.metadata.get(META_KEY, {}) if isinstance(layer.metadata, dict) else {}
-    return info.get("kind") == "4dstem" and layer.data.ndim >= 3 or (not info and layer.data.ndim == 4)
+    return info.get("kind") == "4dstem" and layer.data.ndim in (3, 4) or (not info and layer.data.ndim == 4)
 
 
 class ExplorerWidget(QWidget):
@@ -99,9 +98,12 @@ class ExplorerWidget(QWidget):
         self._refresh_layers()
 
     # -- UI pieces ---------------------------------------------------------------------
-    def _calibration_box(self) -> QGroupBox:
-        box = QGroupBox("Calibration (for files that lack it)")
-        form = QFormLayout(box)
+    def _calibration_box(self) -> QWidget:
+        from superqt import QCollapsible
+
+        box = QCollapsible("Calibration (for files that lack it)")
+        inner = QWidget()
+        form = QFormLayout(inner)
         self.scan_step_edit = QLineEdit(placeholderText="e.g. 2 nm")
         self.recip_edit = QLineEdit(placeholderText="e.g. 0.0127 1/angstrom per px")
         self.camera_edit = QLineEdit(placeholderText="camera length, e.g. 0.2 m")
@@ -115,6 +117,7 @@ class ExplorerWidget(QWidget):
         apply = QPushButton("Apply calibration")
         apply.clicked.connect(self.apply_calibration)
         form.addRow(apply)
+        box.addWidget(inner)
         return box
 
     def closeEvent(self, event):
@@ -171,23 +174,22 @@ class ExplorerWidget(QWidget):
         nav = ds.nav_axes[-2:]
         self.scan_view.set_scan([a.size for a in nav], [a.scale for a in nav],
                                 [a.offset for a in nav], napari_units(a.units for a in nav))
-        self._load_preview_source()
-        centre = self.pattern_centre()
-        self.add_detector("disk", name="BF", centre=centre)
-        self.scan_view.model.reset_view()
-        self._probe_from_dims()
-
-    def _load_preview_source(self):
-        """Keep an in-memory (possibly scan-strided) copy for live previews of lazy data."""
-        ds = self.dataset
         if not ds.is_lazy:
             self.preview_data, self.preview_stride = ds.data, 1
-            return
-        stride = 1
-        while ds.nbytes / stride**2 > PREVIEW_SOURCE_BUDGET:
-            stride += 1
-        self.preview_data = np.asarray(ds.data[..., ::stride, ::stride, :, :])
-        self.preview_stride = stride
+        self.add_detector("disk", name="BF", centre=self.pattern_centre())
+        self.scan_view.model.reset_view()
+        self._probe_from_dims()
+        if ds.is_lazy:  # keep a strided in-memory copy for live previews, read in the background
+            from ..diffraction.preview import preview_source
+
+            self.tasks.run(preview_source, self._preview_ready, "preview data", data=ds.data,
+                           budget_bytes=PREVIEW_SOURCE_BUDGET)
+
+    def _preview_ready(self, result):
+        self.preview_data, self.preview_stride = result
+        for layer in self.detector_layers:
+            self.preview(layer)
+        self._compute_detectors(self.detector_layers)
 
     def pattern_centre(self) -> tuple[float, float]:
         """Direct-beam position in pattern pixels: the found centre, k = 0, or the middle."""
@@ -223,7 +225,8 @@ class ExplorerWidget(QWidget):
         self.viewer.layers.selection.active = layer
         layer.mode = "select"
         self.preview(layer)
-        self._compute_detectors([layer])
+        if self.preview_data is not None:  # else the preview reader computes it when done
+            self._compute_detectors([layer])
         return layer
 
     def _unique_name(self, base):

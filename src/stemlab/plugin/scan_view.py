@@ -83,6 +83,8 @@ class ScanView(QWidget):
                                          units=self.nav_units, colormap=colormap,
                                          metadata={"stride": stride, "units": value_units})
             self._keep_probe_on_top()
+            if len(self.model.layers) <= 2:  # the first image: fit it to the canvas
+                self.model.reset_view()
         return layer
 
     def remove(self, name: str):
@@ -110,7 +112,7 @@ class ScanView(QWidget):
             layer.units = self.nav_units
         else:
             self.model.add_points(point, name=PROBE_LAYER, symbol="cross", face_color="red",
-                                  border_color="red", size=max(self.nav_shape) / 12,
+                                  border_color="red", size=max(2, max(self.nav_shape) / 25),
                                   scale=self.nav_scale, translate=self.nav_offset, units=self.nav_units)
         self._keep_probe_on_top()
 
