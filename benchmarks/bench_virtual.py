@@ -1,28 +1,40 @@
-"""Throughput of virtual detectors vs a plain numpy sum, preview latency and peak RSS.
+"""Virtual-detector throughput against numpy's plain sum, live-preview latency, streaming memory.
 
-Run: ``python benchmarks/bench_virtual.py [--gb 2] [--dir /tmp]``. Prints a table.
+    python benchmarks/bench_virtual.py [--gb 2] [--dir /tmp]
+
+For each dtype it writes a ``--gb`` file of 128 x 128 patterns, then times in one run:
+``np.sum`` over the whole array (the memory-bandwidth baseline), the four detectors of an
+explorer session in one pass, and the same plus centre of mass and mean/max pattern —
+in memory, from the page cache (np.memmap of the file just written) and from a cold file
+(pages dropped with posix_fadvise). Then the preview latency on a 256 x 256 x 128 x 128
+scan in memory, and the peak RSS growth while streaming the on-disk file.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
+import threading
 import time
 
 import numpy as np
+import psutil
 
 from stemlab.diffraction import Annulus, Disk, Rectangle, preview_virtual_image, virtual_images
 
+SIG = (128, 128)
+DETECTORS = {"BF": Disk(64, 64, 10), "ADF": Annulus(64, 64, 20, 40), "HAADF": Annulus(64, 64, 40, 60),
+             "DF": Rectangle(10, 10, 30, 30)}
 
-def best(f, rep=3):
-    t = []
-    for _ in range(rep):
-        t0 = time.perf_counter()
-        f()
-        t.append(time.perf_counter() - t0)
-    return min(t)
+
+def best(func, repeat=3):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def make(shape, dtype, seed=0):
@@ -39,55 +51,97 @@ def drop_cache(path):
     os.close(fd)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--gb", type=float, default=2.0)
-    ap.add_argument("--dir", default=tempfile.gettempdir())
-    args = ap.parse_args()
-    sig = (128, 128)
-    four = [Disk(64, 64, 10), Annulus(64, 64, 20, 40), Annulus(64, 64, 40, 60), Rectangle(10, 10, 30, 30)]
-    print(f"{'dtype':8} {'where':10} {'np.sum GB/s':>12} {'1 det GB/s':>11} {'4det+CoM+mean/max GB/s':>23} {'ratio':>6}")
+def anonymous_rss() -> int:
+    """Resident anonymous memory (bytes): what the process allocated, without the file pages
+    a memory map keeps resident (those belong to the page cache and are dropped under pressure)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    return psutil.Process().memory_info().rss
+
+
+def peak_rss_growth(func):
+    """(result, peak growth of anonymous RSS in bytes) of ``func()``, sampled every 5 ms."""
+    base = anonymous_rss()
+    peak = [base]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], anonymous_rss())
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    try:
+        result = func()
+    finally:
+        done.set()
+        thread.join()
+    return result, peak[0] - base
+
+
+def throughput(gb, folder):
+    print(f"{'dtype':8} {'where':10} {'np.sum':>8} {'4 detectors':>12} {'ratio':>6} "
+          f"{'+CoM+mean/max':>14} {'ratio':>6}   (GB/s, ratio = rate / np.sum rate)")
     for dtype in (np.uint8, np.uint16, np.float32):
-        n = int(args.gb * 1e9 / (np.dtype(dtype).itemsize * sig[0] * sig[1]))
-        nav = (n // 128, 128)
-        x = make(nav + sig, dtype)
-        path = os.path.join(args.dir, f"bench_virtual_{np.dtype(dtype).name}.raw")
-        x.tofile(path)
-        mm = np.memmap(path, dtype=dtype, mode="r", shape=x.shape)
-        for where, arr in (("memory", x), ("pagecache", mm)):
-            nb = arr.nbytes
-            t_sum = best(lambda: np.sum(arr))
-            t1 = best(lambda: virtual_images(arr, Disk(64, 64, 10), com=False, patterns=False))
-            t4 = best(lambda: virtual_images(arr, four))
-            print(f"{np.dtype(dtype).name:8} {where:10} {nb / t_sum / 1e9:12.2f} {nb / t1 / 1e9:11.2f} "
-                  f"{nb / t4 / 1e9:23.2f} {t_sum / t4:6.2f}", flush=True)
+        n = int(gb * 1e9 / (np.dtype(dtype).itemsize * SIG[0] * SIG[1]))
+        data = make((n // 128, 128) + SIG, dtype)
+        path = os.path.join(folder, f"bench_virtual_{np.dtype(dtype).name}.raw")
+        data.tofile(path)
+        mapped = np.memmap(path, dtype=dtype, mode="r", shape=data.shape)
+        virtual_images(data[:1], DETECTORS)  # compile once
+        for where, array in (("memory", data), ("pagecache", mapped)):
+            size = array.nbytes
+            t_sum = best(lambda: np.sum(array))
+            t_det = best(lambda: virtual_images(array, DETECTORS, com=False, patterns=False))
+            t_all = best(lambda: virtual_images(array, DETECTORS))
+            print(f"{np.dtype(dtype).name:8} {where:10} {size / t_sum / 1e9:8.2f} {size / t_det / 1e9:12.2f} "
+                  f"{t_sum / t_det:6.2f} {size / t_all / 1e9:14.2f} {t_sum / t_all:6.2f}", flush=True)
         drop_cache(path)
-        t0 = time.perf_counter()
-        virtual_images(np.memmap(path, dtype=dtype, mode="r", shape=x.shape), four)
-        cold = time.perf_counter() - t0
+        start = time.perf_counter()
+        np.sum(np.memmap(path, dtype=dtype, mode="r", shape=data.shape))
+        t_sum = time.perf_counter() - start
         drop_cache(path)
-        t0 = time.perf_counter()
-        np.sum(np.memmap(path, dtype=dtype, mode="r", shape=x.shape))
-        cold_sum = time.perf_counter() - t0
-        print(f"{np.dtype(dtype).name:8} {'cold(fadv)':10} {x.nbytes / cold_sum / 1e9:12.2f} {'':>11} "
-              f"{x.nbytes / cold / 1e9:23.2f}", flush=True)
-        del x, mm
+        start = time.perf_counter()
+        _, growth = peak_rss_growth(lambda: virtual_images(np.memmap(path, dtype=dtype, mode="r",
+                                                                     shape=data.shape), DETECTORS))
+        t_all = time.perf_counter() - start
+        print(f"{np.dtype(dtype).name:8} {'cold file':10} {data.nbytes / t_sum / 1e9:8.2f} {'':>12} {'':>6} "
+              f"{data.nbytes / t_all / 1e9:14.2f} {t_sum / t_all:6.2f}   "
+              f"peak anonymous RSS growth {growth / 2**20:.0f} MiB for a {data.nbytes / 2**30:.1f} GiB file", flush=True)
+        del data, mapped
         os.remove(path)
+
+
+def preview_latency():
     print()
     for dtype in (np.uint8, np.uint16):
-        x = make((256, 256) + sig, dtype)
-        dets = [Disk(64 + 3 * i, 60 + 2 * i, 8 + i) for i in range(5)] + [Annulus(64, 64, 20 + 4 * i, 50 + 4 * i)
-                                                                            for i in range(5)]
-        lat, strides = [], []
-        for d in dets:
-            t0 = time.perf_counter()
-            _, s = preview_virtual_image(x, d)
-            lat.append((time.perf_counter() - t0) * 1e3)
-            strides.append(s)
-        print(f"preview 256x256x128x128 {np.dtype(dtype).name}: median {np.median(lat):.1f} ms, "
-              f"max {np.max(lat):.1f} ms, strides {sorted(set(strides))}")
-        del x
-    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB (includes the in-memory copies)")
+        scan = make((256, 256) + SIG, dtype)
+        detectors = ([Disk(64 + 3 * i, 60 + 2 * i, 8 + i) for i in range(5)]
+                     + [Annulus(64, 64, 20 + 4 * i, 50 + 4 * i) for i in range(5)])
+        preview_virtual_image(scan, detectors[0])  # compile once
+        for budget in (48e6, 16e6):
+            latencies, strides = [], []
+            for detector in detectors:
+                start = time.perf_counter()
+                _, stride = preview_virtual_image(scan, detector, budget_bytes=budget)
+                latencies.append((time.perf_counter() - start) * 1e3)
+                strides.append(stride)
+            print(f"preview 256x256x128x128 {np.dtype(dtype).name}, budget {budget / 1e6:.0f} MB: median "
+                  f"{np.median(latencies):.1f} ms, max {np.max(latencies):.1f} ms, strides {sorted(set(strides))}")
+        del scan
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gb", type=float, default=2.0, help="size of each test file (GB)")
+    parser.add_argument("--dir", default=tempfile.gettempdir(), help="folder for the test files")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    throughput(args.gb, args.dir)
+    preview_latency()
 
 
 if __name__ == "__main__":

@@ -168,7 +168,7 @@ def test_detector_geometry_round_trips_through_shapes():
                                    [getattr(det, f) for f in det.__dataclass_fields__])
 
 
-def test_uncalibrated_merlin_file_calibrated_in_the_explorer(make_napari_viewer, shared_data):
+def test_uncalibrated_merlin_file_calibrated_in_the_explorer(shared_data, make_napari_viewer):
     viewer = make_napari_viewer()
     layer = viewer.open(str(shared_data / "4dstem" / "merlin" / "001_4x2_6bit.mib"), plugin="napari-stemlab")[0]
     assert [str(u) for u in layer.units] == ["pixel"] * 4

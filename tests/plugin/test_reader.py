@@ -41,7 +41,7 @@ def test_bad_file_gives_a_notification_and_no_layer(make_napari_viewer, tmp_path
     assert len(shown) == 1 and "broken.mib" in shown[0]
 
 
-def test_real_velox_file_gives_one_layer_per_signal(make_napari_viewer, shared_data):
+def test_real_velox_file_gives_one_layer_per_signal(shared_data, make_napari_viewer):
     viewer = make_napari_viewer()
     layers = viewer.open(str(shared_data / "images" / "velox_haadf_au_nanoparticle.emd"), plugin="napari-stemlab")
     assert len(layers) == 1

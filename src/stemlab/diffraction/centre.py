@@ -20,7 +20,6 @@ from ..backend.streaming import DEFAULT_BUDGET, stream_reduce
 from ..errors import ParameterError
 from .com import fit_plane
 
-_SUB = 64
 
 
 @dataclass
@@ -50,42 +49,12 @@ class CentreKernel:
         self.threshold, self.radius, self.iterations, self.window = threshold, radius, iterations, window
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
-        from scipy.ndimage import uniform_filter
+        from .kernels import beam_centres
 
-        n, h, w = block.shape
-        yy = np.arange(h, dtype=np.float32)[None, :, None]
-        xx = np.arange(w, dtype=np.float32)[None, None, :]
-        out = np.empty((n, 3), np.float64)
-        for s in range(0, n, _SUB):
-            b = block[s:s + _SUB].astype(np.float32)
-            smooth = uniform_filter(b, size=(1, 3, 3), mode="nearest")
-            lo = smooth.min(axis=(1, 2), keepdims=True)
-            hi = smooth.max(axis=(1, 2), keepdims=True)
-            thr = lo + self.threshold * (hi - lo)
-            wgt = np.clip(b - thr, 0, None)
-            cy, cx = _centroid(wgt, yy, xx)
-            if self.radius is None:
-                r = np.sqrt(np.count_nonzero(smooth > thr, axis=(1, 2)) / np.pi)
-            else:
-                r = np.full(b.shape[0], float(self.radius))
-            for _ in range(self.iterations):
-                rw = (self.window * r + 1.0)[:, None, None]
-                win = ((yy - cy[:, None, None]) ** 2 + (xx - cx[:, None, None]) ** 2) <= rw ** 2
-                cy, cx = _centroid(wgt * win, yy, xx, cy, cx)
-            out[s:s + b.shape[0], 0], out[s:s + b.shape[0], 1], out[s:s + b.shape[0], 2] = cy, cx, r
+        out = np.empty((block.shape[0], 3), np.float64)
+        beam_centres(np.ascontiguousarray(block), self.threshold, float(self.radius or 0.0), self.iterations,
+                     self.window, out)
         return out
-
-
-def _centroid(wgt, yy, xx, fy=None, fx=None):
-    tot = wgt.sum(axis=(1, 2), dtype=np.float64)
-    ok = tot > 0
-    safe = np.where(ok, tot, 1.0)
-    cy = (wgt * yy).sum(axis=(1, 2), dtype=np.float64) / safe
-    cx = (wgt * xx).sum(axis=(1, 2), dtype=np.float64) / safe
-    if fy is None:
-        h, w = wgt.shape[1:]
-        fy, fx = np.full(len(tot), (h - 1) / 2), np.full(len(tot), (w - 1) / 2)
-    return np.where(ok, cy, fy), np.where(ok, cx, fx)
 
 
 def find_direct_beam(data: Any, *, nav_ndim: int = 2, threshold: float = 0.5, radius: Optional[float] = None,
