@@ -60,7 +60,7 @@ def reader_shots():
     viewer = napari.Viewer(show=True, title="napari-stemlab: reader")
     viewer.window._qt_window.resize(1200, 850)
     viewer.open(str(path), plugin="napari-stemlab")
-    viewer.scale_bar.visible = True
+    viewer.canvas.overlays.scale_bar.visible = True
     settle(viewer)
     viewer.screenshot(str(IMAGES / "reader_mos2.png"), canvas_only=False)
     viewer.close()

@@ -200,3 +200,15 @@ def test_line_scan_is_explored_as_one_row(make_napari_viewer, small_scan):
     widget.scan_view._set_probe((0, 3))
     np.testing.assert_allclose(np.asarray(viewer.layers["disk scan"]._slice.image.view), line.data[3])
     close(widget)
+
+
+def test_annulus_inner_circle_follows_the_outer(explorer):
+    viewer, widget = explorer
+    adf = widget.add_detector("annulus")
+    assert widget.tasks.wait(30000)
+    outer, inner = adf.data
+    adf.data = [outer + np.array([2.0, 3.0]), inner]  # the user dragged only the outer circle
+    assert widget.tasks.wait(30000)
+    new_outer, new_inner = adf.data
+    np.testing.assert_allclose(new_outer.mean(axis=0), new_inner.mean(axis=0))
+    np.testing.assert_allclose(new_outer.mean(axis=0), outer.mean(axis=0) + [2.0, 3.0])

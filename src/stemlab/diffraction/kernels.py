@@ -1,80 +1,15 @@
-"""Compiled inner loops of the virtual detectors: each pattern is read from memory once.
+"""Compiled inner loops where numpy would copy or allocate: the live preview and beam centres.
 
-A pattern (16-64 KiB) is converted to float32 into a buffer that stays in the L1/L2 cache,
-then every detector is a dot product over only the rows its mask touches, the centre of
-mass comes from row and column sums, and the sum / max patterns are updated from the same
-buffer. Compiled with numba (``nogil`` so the streaming thread pool runs them in parallel;
-``cache`` so the compilation happens once per machine).
+Compiled with numba (``nogil`` so the thread pool runs them in parallel; ``cache`` so the
+compilation happens once per machine). The full virtual-detector pass stays a float32
+sgemm (see :mod:`stemlab.diffraction.virtual`): measured faster than a compiled
+per-pattern loop over mask runs, whose short runs do not vectorise.
 """
 
 from __future__ import annotations
 
 import numba
 import numpy as np
-
-
-def mask_runs(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Runs of non-zero weights of flattened masks ``(k, P)``: ``runs (m, 2)`` [start, stop) and
-    ``first (k + 1)``: mask j owns runs ``first[j]:first[j + 1]``. Dot products then skip zeros."""
-    runs, first = [], [0]
-    for weights in masks:
-        nonzero = np.concatenate([[False], weights != 0, [False]])
-        edges = np.flatnonzero(nonzero[1:] != nonzero[:-1])
-        runs.extend(zip(edges[::2], edges[1::2]))
-        first.append(len(runs))
-    return np.asarray(runs, np.int64).reshape(-1, 2), np.asarray(first, np.int64)
-
-
-@numba.njit(nogil=True, fastmath=True, cache=True)
-def project(block, masks, runs, first, want_com, want_patterns, out, com, psum, pmax):
-    """Fill ``out (n, k)`` with mask dot products and ``com (n, 3)`` with (total, row, col) moments.
-
-    ``block (n, h, w)`` any real dtype; ``masks (k, h*w)`` float32 with its non-zero
-    ``runs``/``first`` from :func:`mask_runs`; moments are about the pattern centre (px);
-    ``psum (h*w)`` float64 and ``pmax (h*w)`` (block dtype) accumulate over the block.
-    """
-    n, h, w = block.shape
-    k = masks.shape[0]
-    size = h * w
-    buf = np.empty(size, np.float32)
-    rows = np.empty(h, np.float32)
-    cols = np.empty(w, np.float32)
-    cy = np.float32((h - 1) / 2)
-    cx = np.float32((w - 1) / 2)
-    for i in range(n):
-        flat = block[i].ravel()
-        for p in range(size):
-            buf[p] = flat[p]
-        for j in range(k):
-            acc = np.float32(0.0)
-            for run in range(first[j], first[j + 1]):
-                for p in range(runs[run, 0], runs[run, 1]):
-                    acc += buf[p] * masks[j, p]
-            out[i, j] = acc
-        if want_com:
-            cols[:] = 0.0
-            for r in range(h):
-                acc = np.float32(0.0)
-                for c in range(w):
-                    v = buf[r * w + c]
-                    acc += v
-                    cols[c] += v
-                rows[r] = acc
-            total = np.float32(0.0)
-            moment_y = np.float32(0.0)
-            for r in range(h):
-                total += rows[r]
-                moment_y += rows[r] * (np.float32(r) - cy)
-            moment_x = np.float32(0.0)
-            for c in range(w):
-                moment_x += cols[c] * (np.float32(c) - cx)
-            com[i, 0] = total
-            com[i, 1] = moment_y
-            com[i, 2] = moment_x
-        if want_patterns:
-            for p in range(size):
-                psum[p] += buf[p]
-                pmax[p] = max(pmax[p], flat[p])
 
 
 @numba.njit(nogil=True, fastmath=True, cache=True)

@@ -248,7 +248,17 @@ class ExplorerWidget(QWidget):
         if "changing" in action:
             self.preview(layer)
         elif action.endswith("ed"):
+            self._redraw_if_moved_apart(layer)
             self._compute_detectors([layer])
+
+    def _redraw_if_moved_apart(self, layer):
+        """An annulus whose two circles were dragged apart is redrawn about its outer centre."""
+        detector = self.detector_of(layer)
+        if detector is None or layer.metadata[shapes.DETECTOR_KEY] != "annulus":
+            return
+        drawn, _ = shapes.shapes_data(detector)
+        if not all(np.allclose(a, b) for a, b in zip(drawn, layer.data)):
+            layer.data = drawn
 
     def preview(self, layer):
         """Live preview of a detector image from the in-memory data (strided if large)."""
@@ -297,7 +307,7 @@ class ExplorerWidget(QWidget):
                 else:
                     self.viewer.add_image(data, **kwargs, visible=False)
             else:
-                colormap = "twilight_shifted" if "phase" in name or "angle" in name else "gray"
+                colormap = "twilight_shifted" if "angle" in name else "gray"  # a cyclic map for angles only
                 self.scan_view.show_image(name, _as_2d(np.asarray(ds.data)), colormap=colormap,
                                           value_units=ds.metadata.get("units", ""))
 
