@@ -57,3 +57,29 @@ def test_sample_data_opens_with_ground_truth(make_napari_viewer):
     truth = layer.metadata["ground_truth"]
     assert truth["phase"].shape == layer.data.shape[:2]
     assert [str(u) for u in layer.units][:2] == ["nanometer"] * 2
+
+
+def test_velox_file_with_eds_gives_its_images_and_says_what_it_skipped(shared_data, make_napari_viewer,
+                                                                       monkeypatch):
+    import napari.utils.notifications as notifications
+
+    told = []
+    monkeypatch.setattr(notifications, "show_info", told.append)
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(shared_data / "images" / "velox_si_reduced.emd"), plugin="napari-stemlab")
+    assert sorted(layer.name for layer in layers) == ["C", "Ca", "Cu", "HAADF", "O"]
+    for layer in layers:
+        assert [str(u) for u in layer.units] == ["nanometer", "nanometer"]
+    assert len(told) == 1 and "4 single spectra" in told[0]
+
+
+def test_spectrum_image_shows_energy_as_a_slider():
+    from stemlab import Axis, Dataset
+    from stemlab.plugin.layers import viewable
+
+    cube = np.zeros((4, 5, 100), np.float32)
+    ds = Dataset(cube, (Axis("y", 4, 2.0, units="nm", navigate=True), Axis("x", 5, 2.0, units="nm", navigate=True),
+                        Axis("energy", 100, 0.01, units="keV")), kind="spectrum_image")
+    shown = viewable(ds)
+    assert shown.axis_labels == ("energy", "y", "x")
+    assert shown.data.shape == (100, 4, 5)

@@ -39,6 +39,16 @@ def layer_kwargs(ds: Dataset, **extra) -> dict:
     return kwargs
 
 
+def viewable(ds: Dataset) -> Dataset:
+    """``ds`` with its axes ordered for napari, which shows the last two: a spectrum image
+    (y, x, energy) becomes (energy, y, x) so the energy is a slider, not a displayed axis."""
+    if ds.kind != "spectrum_image" or ds.ndim < 3:
+        return ds
+    order = [i for i, a in enumerate(ds.axes) if not a.navigate] + [i for i, a in enumerate(ds.axes) if a.navigate]
+    data = ds.data.transpose(order)
+    return ds.with_data(data, axes=[ds.axes[i] for i in order])
+
+
 def image_layer_data(ds: Dataset, **extra) -> tuple:
     """A napari LayerDataTuple ``(data, kwargs, 'image')`` for ``ds``."""
     return (ds.data, layer_kwargs(ds, **extra), "image")

@@ -31,10 +31,10 @@ def _claims(io, path) -> bool:
 
 def read_layers(path) -> list[tuple]:
     """One image layer per usable signal; a bad file gives a notification, never a half layer."""
-    from napari.utils.notifications import show_error
+    from napari.utils.notifications import show_error, show_info
 
     from .. import io
-    from .layers import image_layer_data
+    from .layers import image_layer_data, viewable
 
     paths = [path] if isinstance(path, (str, Path)) else list(path)
     layers = []
@@ -44,5 +44,9 @@ def read_layers(path) -> list[tuple]:
         except StemlabError as error:
             show_error(str(error))
             continue
-        layers.extend(image_layer_data(ds) for ds in datasets)
+        spectra = [ds.name for ds in datasets if ds.ndim < 2]
+        if spectra:
+            show_info(f"{Path(one).name}: {len(spectra)} single spectra ({', '.join(spectra)}) are not shown: "
+                      "napari layers are images; load them with stemlab.io.load in Python.")
+        layers.extend(image_layer_data(viewable(ds)) for ds in datasets if ds.ndim >= 2)
     return layers or [(None,)]
