@@ -11,7 +11,8 @@ import sys
 from .errors import StemlabError
 
 # Modules that add analysis subcommands: each has ``register(subparsers)``.
-ANALYSIS_COMMANDS: tuple[str, ...] = ()
+ANALYSIS_COMMANDS: tuple[str, ...] = ("stemlab.diffraction.orientation.command", "stemlab.symmetry.command",
+                                      "stemlab.classify.command")
 
 
 def add_calibration_options(parser: argparse.ArgumentParser):

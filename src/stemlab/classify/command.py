@@ -1,0 +1,78 @@
+"""``stemlab classify`` and ``stemlab train-classifier``."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    """Add the classification subcommands to the ``stemlab`` parser."""
+    from ..cli import add_calibration_options
+
+    p = subparsers.add_parser(
+        "classify", help="crystal structure + zone axis per window with uncertainty, local rotation, lattice constant")
+    p.add_argument("input", help="atomic-resolution HAADF image (2D; a calibrated pixel size is needed)")
+    p.add_argument("--window", type=float, default=12.0, metavar="A", help="window side in angstrom (default 12)")
+    p.add_argument("--stride", type=float, default=None, metavar="PX",
+                   help="window step in input pixels (default: a quarter window)")
+    p.add_argument("--passes", type=int, default=30, metavar="T", help="Monte-Carlo dropout passes (default 30)")
+    p.add_argument("--threshold", type=float, default=None, metavar="BITS",
+                   help="mutual-information threshold of the unknown/interface mask (default 0.1 bits)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
+    p.add_argument("--weights", default=None, metavar="DIR", help="folder with classifier.pt + classes.json "
+                   "(default: the weights shipped with stemlab)")
+    p.add_argument("--no-lattice", action="store_true", help="skip the rotation / lattice-constant maps")
+    p.add_argument("-o", "--output", required=True, help="output .npz")
+    p.add_argument("-v", "--verbose", action="store_true", help="show progress")
+    add_calibration_options(p)
+    p.set_defaults(func=cmd_classify)
+
+    t = subparsers.add_parser("train-classifier",
+                              help="re-train the crystal classifier from scratch on simulated images")
+    t.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for classifier.pt + classes.json")
+    t.add_argument("--per-class", type=int, default=3000, help="simulated windows per class (default 3000)")
+    t.add_argument("--epochs", type=int, default=12, help="training epochs (default 12)")
+    t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    t.add_argument("-v", "--verbose", action="store_true", help="show progress")
+    t.set_defaults(func=cmd_train)
+
+
+def cmd_classify(args) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from ..cli import ProgressPrinter, calibration_kwargs
+    from ..errors import FileFormatError
+    from ..io import load_one
+    from ..io.writers import atomic_write
+    from .inference import DEFAULT_THRESHOLD, classify
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".npz":
+        raise FileFormatError(f"Output {out} must end in .npz.")
+    ds = load_one(args.input, **calibration_kwargs(args))
+    result = classify(ds, window=args.window, stride=args.stride, passes=args.passes,
+                      threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+                      lattice=not args.no_lattice, device=args.device, weights=args.weights,
+                      progress=ProgressPrinter() if args.verbose else None)
+    with atomic_write(out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **result.arrays())
+    counts = np.bincount(result.labels.ravel(), minlength=len(result.class_names) + 1)[1:]
+    top = sorted(zip(counts, result.class_names), reverse=True)[:3]
+    print(f"wrote {out}: {result.labels.shape[0]} x {result.labels.shape[1]} windows; "
+          + ", ".join(f"{name} {c / result.labels.size:.0%}" for c, name in top if c)
+          + f"; unknown {result.unknown.mean():.0%}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from ..cli import ProgressPrinter
+    from .training import train
+
+    record = train(args.output, n_per_class=args.per_class, epochs=args.epochs, seed=args.seed,
+                   threads=args.threads, progress=ProgressPrinter() if args.verbose else None)
+    last = record["training"]["history"][-1]
+    print(f"wrote {args.output}: validation accuracy {last['val_accuracy']:.4f} after {last['epoch']} epochs "
+          f"({record['training']['simulate_seconds'] + record['training']['train_seconds']:.0f} s)")
+    return 0

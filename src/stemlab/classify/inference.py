@@ -1,0 +1,230 @@
+"""Window-by-window classification with Monte-Carlo dropout, plus local rotation and lattice constant.
+
+:func:`classify` resamples the image to the descriptor sampling, cuts windows of
+``window`` angstrom every ``stride`` input pixels, and per batch of windows computes the
+descriptors, the CNN trunk once, the dropout head ``passes`` times, the mean softmax,
+the mutual information (bits) between prediction and dropout mask, and (optionally) the
+rotation and lattice constant for the predicted class (:mod:`stemlab.classify.lattice`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..backend.progress import check, report, steps
+from ..dataset import Axis, Dataset
+from ..errors import CalibrationError, ParameterError
+from ..units import convert
+from . import descriptor as D
+
+DEFAULT_WINDOW = 12.0  # angstrom
+DEFAULT_PASSES = 30
+DEFAULT_THRESHOLD = 0.1  # bits of mutual information
+
+
+@dataclass
+class ClassificationResult:
+    """Maps on the window grid (rows, cols of window centres).
+
+    ``labels`` int32: 1 + index of the predicted class in ``class_names`` (0 is never used, so a
+    napari Labels layer shows every window); ``probability`` mean softmax of that class;
+    ``uncertainty`` mutual information in bits; ``unknown`` uncertainty > threshold;
+    ``rotation`` degrees modulo the class's symmetry; ``lattice_constant`` angstrom;
+    ``mean_probabilities`` (rows, cols, n_classes); ``axes`` the grid's calibrated (y, x) axes.
+    """
+
+    labels: np.ndarray
+    probability: np.ndarray
+    uncertainty: np.ndarray
+    unknown: np.ndarray
+    rotation: np.ndarray
+    lattice_constant: np.ndarray
+    mean_probabilities: np.ndarray
+    class_names: list
+    axes: tuple
+    window_angstrom: float
+    stride_pixels: float
+    passes: int
+    threshold: float
+    info: dict = field(default_factory=dict)
+
+    MAPS = ("labels", "probability", "uncertainty", "unknown", "rotation", "lattice_constant")
+
+    def dataset(self, name: str, source: Dataset | None = None) -> Dataset:
+        """One map as a Dataset on the window grid (keeps the source's metadata/source)."""
+        data = getattr(self, name)
+        if name == "unknown":
+            data = data.astype(np.uint8)
+        meta = {"classification": {"class_names": list(self.class_names), "window_angstrom": self.window_angstrom,
+                                   "passes": self.passes, "threshold_bits": self.threshold}}
+        title = f"{source.name} {name}" if source is not None and source.name else name
+        if source is not None:
+            return source.with_data(data, axes=self.axes, kind="image", name=title, **meta)
+        return Dataset(data, self.axes, kind="image", name=title, metadata=meta)
+
+    def arrays(self) -> dict:
+        """Everything the CLI writes: the maps, class names and the grid calibration."""
+        out = {name: np.asarray(getattr(self, name)) for name in self.MAPS}
+        out["mean_probabilities"] = self.mean_probabilities
+        out["class_names"] = np.array(self.class_names)
+        out["grid_scale"] = np.array([a.scale for a in self.axes])
+        out["grid_offset"] = np.array([a.offset for a in self.axes])
+        out["grid_units"] = np.array([a.units for a in self.axes])
+        out["window_angstrom"] = np.array(self.window_angstrom)
+        out["passes"] = np.array(self.passes)
+        return out
+
+
+def image_pixel_size(ds: Dataset, pixel_size=None) -> tuple[float, str, float]:
+    """(pixel size in angstrom, axis unit, pixel size in that unit) of a 2D image dataset."""
+    if pixel_size is not None:
+        if isinstance(pixel_size, str):
+            from ..units import parse_quantity
+
+            value, unit = parse_quantity(pixel_size, "pixel size")
+            if not unit:
+                raise CalibrationError(f"pixel size {pixel_size!r} needs a unit, e.g. '0.1angstrom' or '0.01nm'.")
+        else:
+            value, unit = float(pixel_size), "angstrom"
+        return convert(value, unit, "angstrom"), unit, value
+    ay, ax = ds.axes[-2], ds.axes[-1]
+    if not ax.units or not ay.units:
+        raise CalibrationError(
+            f"{ds.name or 'The image'} has no pixel-size calibration: the classifier needs it (the window is in "
+            "angstrom). Set the layer scale and units in napari, pass pixel_size=..., or use --scan-step 0.1angstrom.")
+    if abs(ax.scale - ay.scale) > 0.02 * max(ax.scale, ay.scale):
+        raise CalibrationError(
+            f"{ds.name or 'The image'} has non-square pixels ({ay.scale} x {ax.scale} {ax.units}): resample it first.")
+    return convert(ax.scale, ax.units, "angstrom"), ax.units, ax.scale
+
+
+def _mutual_information(probs):
+    """Mean softmax (N, C) and mutual information in bits (N,) from (T, N, C) torch probabilities."""
+    import torch
+
+    mean = probs.mean(0)
+    eps = 1e-12
+    h_mean = -(mean * torch.log2(mean + eps)).sum(-1)
+    h_each = -(probs * torch.log2(probs + eps)).sum(-1).mean(0)
+    return mean, (h_mean - h_each).clamp_min(0.0)
+
+
+def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: float | None = None,
+             passes: int = DEFAULT_PASSES, threshold: float = DEFAULT_THRESHOLD, lattice: bool = True,
+             device="auto", batch_size: int = 1024, weights=None, seed: int = 0, progress=None,
+             cancel=None) -> ClassificationResult:
+    """Classify every window of a 2D image.
+
+    ``data``: a 2D :class:`Dataset` (its y/x calibration gives the pixel size) or a 2D array
+    with ``pixel_size`` (angstrom, or a string such as '0.012nm'). ``window`` in angstrom
+    (default 12), ``stride`` in input pixels (default a quarter window), ``passes`` MC
+    dropout samples, ``threshold`` on the mutual information (bits) for the unknown mask,
+    ``device`` 'auto' | 'cpu' | 'cuda', ``weights`` a folder with classifier.pt + classes.json
+    (default: the shipped weights), ``seed`` fixes the dropout masks.
+    """
+    import torch
+
+    from ..backend.batching import run_batched
+    from ..backend.device import resolve_device
+    from . import lattice as L
+    from .training import load
+
+    if isinstance(data, Dataset):
+        ds = data
+    else:
+        arr = np.asarray(data)
+        ds = Dataset(arr, (Axis("y", arr.shape[0]), Axis("x", arr.shape[1])) if arr.ndim == 2 else
+                     tuple(Axis(f"axis{i}", s) for i, s in enumerate(arr.shape)), kind="image")
+    if ds.ndim != 2:
+        raise ParameterError(f"classify needs a 2D image; {ds.name or 'the input'} has shape {ds.shape}: pick one frame.")
+    if passes < 1:
+        raise ParameterError(f"passes must be >= 1, got {passes}.")
+    p_a, unit, p_unit = image_pixel_size(ds, pixel_size)
+    w_px = D.window_pixels(float(window))
+    f = D.SAMPLING / p_a  # input pixels per resampled pixel
+    if stride is None:
+        stride = window / 4.0 / p_a
+    if stride <= 0:
+        raise ParameterError(f"stride must be positive (input pixels), got {stride}.")
+    stride_res = max(1, int(round(stride / f)))
+
+    sub = steps(progress, {"resample": 0.5, "classify": 10.0})
+    report(sub["resample"], 0, 1, "resampling")
+    image = D.resample(np.asarray(ds.data, dtype=np.float32), p_a)
+    report(sub["resample"], 1, 1, "resampling")
+    check(cancel)
+    rows, cols = D.window_grid(image.shape, w_px, stride_res)
+    view = D.extract_windows(image, w_px, stride_res)
+    ny, nx = len(rows), len(cols)
+    n = ny * nx
+
+    dev = resolve_device(device)
+    model, record = load(weights, device="cpu")
+    names = list(record["classes"])
+    C = len(names)
+    out_p = np.empty((n, C), np.float32)
+    out_mi = np.empty(n, np.float32)
+    out_rot = np.full(n, np.nan, np.float32)
+    out_a = np.full(n, np.nan, np.float32)
+    models = {}
+
+    def get_model(d):
+        key = str(d)
+        if key not in models:
+            models[key] = model.to(d).prepare_inference()
+        return models[key]
+
+    def run(start, stop, d):
+        idx = np.arange(start, stop)
+        wins = np.ascontiguousarray(view[idx // nx, idx % nx])
+        net = get_model(d)
+        gen = torch.Generator(device=d)
+        gen.manual_seed(int(seed))  # the same T sampled networks for every batch
+        with torch.no_grad():
+            if d.type == "cpu":
+                desc_np = D.descriptors(wins)
+                x = torch.from_numpy(desc_np)
+            else:
+                x = D.descriptors_torch(torch.from_numpy(wins).to(d))
+                desc_np = None
+            probs = net.mc_probabilities(x, passes, generator=gen)
+            mean, mi = _mutual_information(probs)
+        out_p[start:stop] = mean.float().cpu().numpy()
+        out_mi[start:stop] = mi.float().cpu().numpy()
+        if lattice:
+            if desc_np is None:
+                desc_np = x.float().cpu().numpy()
+            pred = out_p[start:stop].argmax(1)
+            for c in np.unique(pred):
+                sel = pred == c
+                r, a = L.measure(wins[sel], desc_np[sel], names[c])
+                out_rot[start:stop][sel] = r
+                out_a[start:stop][sel] = a
+        return stop - start
+
+    run_batched(run, n, batch_size, device=dev, progress=sub["classify"], cancel=cancel, message="classifying windows")
+
+    pred = out_p.argmax(1)
+    prob = out_p[np.arange(n), pred]
+    # grid calibration in the input's units: window centres
+    step_unit = convert(stride_res * D.SAMPLING, "angstrom", unit)
+    centre_res = (w_px - 1) / 2.0
+    ay, ax = ds.axes[-2], ds.axes[-1]
+
+    def offset(axis):
+        base = convert(axis.offset, axis.units, "angstrom") if axis.units else axis.offset * p_a
+        return convert(base + centre_res * D.SAMPLING, "angstrom", unit)
+
+    off_y, off_x = offset(ay), offset(ax)
+    axes = (Axis(ay.name, ny, step_unit, off_y, unit), Axis(ax.name, nx, step_unit, off_x, unit))
+    shape = (ny, nx)
+    mi = out_mi.reshape(shape)
+    return ClassificationResult(
+        labels=(pred + 1).astype(np.int32).reshape(shape), probability=prob.reshape(shape).astype(np.float32),
+        uncertainty=mi, unknown=mi > threshold, rotation=out_rot.reshape(shape), lattice_constant=out_a.reshape(shape),
+        mean_probabilities=out_p.reshape(ny, nx, C), class_names=names, axes=axes, window_angstrom=float(window),
+        stride_pixels=float(stride_res * f), passes=int(passes), threshold=float(threshold),
+        info={"pixel_size_angstrom": p_a, "windows": n, "window_pixels_resampled": w_px,
+              "stride_resampled": stride_res, "device": str(dev)})

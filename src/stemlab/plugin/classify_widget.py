@@ -1,0 +1,176 @@
+"""Crystal classification widget: structure + zone axis per window, with uncertainty, rotation, lattice constant.
+
+Picks a 2D image layer (or the current frame of a stack), runs
+:func:`stemlab.classify.inference.classify` in a worker and adds six layers on the window
+grid, calibrated in the input's units and placed on it: predicted class (Labels, class names
+as features), class probability, uncertainty (mutual information, bits), unknown/interface
+mask, in-plane lattice rotation (degrees) and lattice constant (angstrom).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..dataset import Dataset
+from ..errors import StemlabError
+from .layers import image_layer_data, labels_layer_data, layer_to_dataset
+from .tasks import TaskPanel
+
+
+class ClassifyWidget(QWidget):
+    """Dock widget for Bayesian-CNN crystal classification of a HAADF image layer."""
+
+    def __init__(self, napari_viewer):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.result = None
+        self.result_layers = []
+        self.layer_combo = QComboBox()
+        self.window = QDoubleSpinBox()
+        self.window.setRange(6.0, 24.0)
+        self.window.setValue(12.0)
+        self.window.setSuffix(" Å")
+        self.window.setToolTip("Window side in angstrom (the classifier was trained on ~10-14 Å)")
+        self.stride = QDoubleSpinBox()
+        self.stride.setRange(0.0, 10000.0)
+        self.stride.setValue(0.0)
+        self.stride.setSpecialValueText("quarter window")
+        self.stride.setSuffix(" px")
+        self.stride.setToolTip("Step between windows in image pixels (0: a quarter window)")
+        self.passes = QSpinBox()
+        self.passes.setRange(1, 500)
+        self.passes.setValue(30)
+        self.passes.setToolTip("Monte-Carlo dropout passes per window")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setDecimals(3)
+        self.threshold.setRange(0.0, 4.0)
+        self.threshold.setSingleStep(0.02)
+        self.threshold.setValue(0.1)
+        self.threshold.setSuffix(" bits")
+        self.threshold.setToolTip("Windows whose mutual information exceeds this are 'unknown / interface'")
+        self.lattice = QCheckBox("rotation and lattice constant")
+        self.lattice.setChecked(True)
+        self.device = QComboBox()
+        self.device.addItems(["auto", "cpu", "cuda"])
+        self.run_button = QPushButton("Run")
+        self.run_button.clicked.connect(self.run)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.tasks = TaskPanel()
+
+        form = QFormLayout()
+        form.addRow("image", self.layer_combo)
+        form.addRow("window", self.window)
+        form.addRow("stride", self.stride)
+        form.addRow("passes", self.passes)
+        form.addRow("uncertainty threshold", self.threshold)
+        form.addRow("device", self.device)
+        form.addRow(self.lattice)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.tasks)
+        layout.addWidget(self.summary)
+        layout.addStretch(1)
+
+        self.viewer.layers.events.inserted.connect(self._refresh_layers)
+        self.viewer.layers.events.removed.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    # -- layers ------------------------------------------------------------------------
+    def _image_layers(self):
+        return [layer for layer in self.viewer.layers
+                if getattr(layer, "_type_string", "") == "image" and not layer.rgb and layer.data.ndim >= 2
+                and not (isinstance(layer.metadata, dict) and "classification" in layer.metadata)]
+
+    def _refresh_layers(self, event=None):
+        current = self.layer_combo.currentText()
+        names = [layer.name for layer in self._image_layers()]
+        self.layer_combo.blockSignals(True)
+        self.layer_combo.clear()
+        self.layer_combo.addItems(names)
+        if current in names:
+            self.layer_combo.setCurrentText(current)
+        self.layer_combo.blockSignals(False)
+
+    def input_dataset(self) -> Dataset:
+        """The chosen layer as a 2D calibrated Dataset (the current frame of a stack)."""
+        name = self.layer_combo.currentText()
+        if not name:
+            raise StemlabError("No image layer to classify: open an atomic-resolution HAADF image first.")
+        ds = layer_to_dataset(self.viewer.layers[name])
+        while ds.ndim > 2:
+            step = int(self.viewer.dims.current_step[ds.ndim - 3]) if ds.ndim - 3 < self.viewer.dims.ndim else 0
+            index = min(max(step, 0), ds.shape[0] - 1)
+            ds = Dataset(np.asarray(ds.data[index]), ds.axes[1:], kind="image", name=f"{ds.name} [{index}]",
+                         metadata=ds.metadata, source=ds.source)
+        return ds
+
+    # -- run -----------------------------------------------------------------------------
+    def run(self):
+        from napari.utils.notifications import show_error
+
+        from ..classify.descriptor import window_pixels
+        from ..classify.inference import classify, image_pixel_size
+
+        try:
+            ds = self.input_dataset()
+            image_pixel_size(ds)  # fail here, before any worker, when the calibration is missing
+            window_pixels(self.window.value())
+        except StemlabError as error:
+            show_error(str(error))
+            return
+        self._source = ds
+        stride = self.stride.value() or None
+        self.tasks.run(classify, self._done, "Crystal classification", data=ds, window=self.window.value(),
+                       stride=stride, passes=self.passes.value(), threshold=self.threshold.value(),
+                       lattice=self.lattice.isChecked(), device=self.device.currentText())
+
+    def _done(self, result):
+        ds = self._source
+        self.result = result
+        base = ds.name or "image"
+        names = list(result.class_names)
+        features = {"index": np.arange(len(names) + 1), "class": ["none"] + names}
+        layers = [
+            labels_layer_data(result.dataset("labels", ds), name=f"{base} class", features=features, opacity=0.5),
+            image_layer_data(result.dataset("probability", ds), name=f"{base} probability", colormap="viridis",
+                             contrast_limits=(0.0, 1.0), visible=False),
+            image_layer_data(result.dataset("uncertainty", ds), name=f"{base} uncertainty (bits)",
+                             colormap="magma", contrast_limits=(0.0, max(0.5, float(np.nanmax(result.uncertainty)))),
+                             visible=False),
+            labels_layer_data(result.dataset("unknown", ds), name=f"{base} unknown", opacity=0.6),
+            image_layer_data(result.dataset("rotation", ds), name=f"{base} rotation (deg)", colormap="twilight",
+                             contrast_limits=(0.0, 180.0), visible=False),
+            image_layer_data(result.dataset("lattice_constant", ds), name=f"{base} lattice constant (Å)",
+                             colormap="viridis", contrast_limits=_limits(result.lattice_constant), visible=False),
+        ]
+        self.result_layers = []
+        for data, kwargs, kind in layers:
+            kwargs.pop("contrast_limits", None) if kind == "labels" else None
+            add = self.viewer.add_labels if kind == "labels" else self.viewer.add_image
+            self.result_layers.append(add(data, **kwargs))
+        counts = np.bincount(result.labels.ravel(), minlength=len(names) + 1)[1:]
+        top = ", ".join(f"{names[i]} {counts[i] / result.labels.size:.0%}" for i in np.argsort(-counts)[:3]
+                        if counts[i])
+        self.summary.setText(f"{result.labels.shape[0]} x {result.labels.shape[1]} windows: {top}; "
+                             f"unknown/interface {result.unknown.mean():.0%}")
+
+
+def _limits(values) -> tuple[float, float]:
+    finite = np.asarray(values)[np.isfinite(values)]
+    if finite.size == 0:
+        return (0.0, 1.0)
+    lo, hi = np.percentile(finite, [2, 98])
+    return (float(lo), float(hi if hi > lo else lo + 1e-3))

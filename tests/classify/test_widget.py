@@ -1,0 +1,45 @@
+"""Drive the real classification widget in a napari viewer."""
+
+import numpy as np
+import pytest
+
+from stemlab.plugin.classify_widget import ClassifyWidget
+from stemlab.plugin.layers import image_layer_data
+
+pytestmark = pytest.mark.gui
+
+
+def test_widget_adds_calibrated_layers(make_napari_viewer, bicrystal_ds):
+    ds, _, _ = bicrystal_ds
+    viewer = make_napari_viewer()
+    data, kwargs, _ = image_layer_data(ds)
+    viewer.add_image(data, **kwargs)
+    widget = ClassifyWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    assert widget.layer_combo.currentText() == "bicrystal"
+    widget.passes.setValue(5)
+    widget.run()
+    assert widget.tasks.wait(120000)
+    names = [layer.name for layer in viewer.layers]
+    for suffix in ("class", "probability", "uncertainty (bits)", "unknown", "rotation (deg)", "lattice constant (Å)"):
+        assert f"bicrystal {suffix}" in names
+    labels = viewer.layers["bicrystal class"]
+    assert list(labels.features["class"])[1] == "fcc [100]"
+    np.testing.assert_allclose(labels.scale, [0.3, 0.3])
+    np.testing.assert_allclose(labels.translate, [0.5 + 15.5 * 0.0375, -0.2 + 15.5 * 0.0375])
+    assert [str(u) for u in labels.units] == ["nanometer"] * 2
+    assert "windows" in widget.summary.text()
+    # result layers are not offered as inputs
+    assert [widget.layer_combo.itemText(i) for i in range(widget.layer_combo.count())] == ["bicrystal"]
+
+
+def test_widget_reports_missing_calibration(make_napari_viewer, monkeypatch):
+    viewer = make_napari_viewer()
+    viewer.add_image(np.random.rand(100, 100).astype(np.float32), name="raw")
+    widget = ClassifyWidget(viewer)
+    errors = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", errors.append)
+    widget.run()
+    assert widget.tasks.wait(30000)
+    assert errors and "calibration" in errors[0]
+    assert len(viewer.layers) == 1
