@@ -58,6 +58,7 @@ def two_phase_scan(scan_shape=(48, 48), pattern_shape=(128, 128), *, reciprocal_
                    convergence_mrad: float = 1.0, s_width: float = 0.012, precession_deg: float = 0.0,
                    spot_scale: float = 0.12, background_fraction: float = 0.25,
                    descan_offset=(0.6, -0.4), descan_gradient=((0.05, 0.02), (-0.015, 0.06)),
+                   min_tilt_deg: float = 0.0, intensity_jitter: float = 0.0,
                    progress=None) -> Dataset:
     """A Poisson-noisy 4D-STEM scan of Voronoi grains of two phases (default fcc Al + bcc Fe).
 
@@ -71,7 +72,11 @@ def two_phase_scan(scan_shape=(48, 48), pattern_shape=(128, 128), *, reciprocal_
     direct beam; ``background_fraction`` share of the dose in the diffuse background;
     ``descan_offset`` (rows, cols) of the centre at the scan middle relative to pixel n//2
     and ``descan_gradient`` [[d row/d iy, d row/d ix], [d col/d iy, d col/d ix]] in pixels
-    per scan step. ``max_tilt_deg`` tilts zone-axis grains off their axis by up to that angle.
+    per scan step. ``max_tilt_deg`` tilts zone-axis grains off their axis by up to that angle,
+    ``min_tilt_deg`` by at least that angle (uniform in between). ``intensity_jitter``: each
+    reflection of each grain gets its intensity multiplied by exp(jitter * N(0, 1)) (an intensity
+    error a kinematic library does not model: dynamical effects, strain, thickness), from its own
+    random stream so that 0 leaves the scan unchanged.
 
     Ground truth in ``metadata['ground_truth']``: 'phase' (ny, nx) int, 'phase_names',
     'grain' (ny, nx) int, 'orientation' (ny, nx, 3, 3) crystal->lab matrices, 'descan'
@@ -108,7 +113,9 @@ def two_phase_scan(scan_shape=(48, 48), pattern_shape=(128, 128), *, reciprocal_
             uvw = axes[counters[p] % len(axes)]
             counters[p] += 1
             tilt_axis = np.r_[rng.normal(size=2), 0.0]
-            tilt = axis_angle_matrix(tilt_axis, np.radians(max_tilt_deg) * rng.random())
+            # written so that min_tilt_deg = 0 gives bit-identical scans to before
+            tilt_rad = np.radians(min_tilt_deg) + np.radians(max_tilt_deg - min_tilt_deg) * rng.random()
+            tilt = axis_angle_matrix(tilt_axis, tilt_rad)
             grain_rot[gi] = tilt @ zone_axis_rotation(st, uvw, rng.uniform(0, 360))
             grain_axis[gi] = uvw
         else:
@@ -121,10 +128,13 @@ def two_phase_scan(scan_shape=(48, 48), pattern_shape=(128, 128), *, reciprocal_
     radius_px = convergence_mrad * 1e-3 / lam / reciprocal_pixel
     sigma = max(radius_px / 2.0, 0.6)
     spot_lists = []
+    jitter_rng = np.random.default_rng([seed, 1]) if intensity_jitter > 0 else None
     for gi in range(n_grains):
         sp = diffraction_spots(refls[grain_phase[gi]], grain_rot[gi], voltage_kv, s_width=s_width,
                                precession_deg=precession_deg, min_intensity=None)
         w = spot_scale * sp.intensity / i_ref
+        if jitter_rng is not None:
+            w = w * np.exp(intensity_jitter * jitter_rng.standard_normal(len(w)))
         dy, dx = sp.ky / reciprocal_pixel, sp.kx / reciprocal_pixel
         # keep spots on the detector that are worth more than ~1e-3 of the direct beam
         keep = (w > 1e-3 * spot_scale) & (np.abs(dy) < py / 2 + 4 * sigma) & (np.abs(dx) < px / 2 + 4 * sigma)
@@ -203,6 +213,8 @@ def two_phase_scan(scan_shape=(48, 48), pattern_shape=(128, 128), *, reciprocal_
         "simulation": {"model": "stemlab.simulate.fourd.two_phase_scan", "seed": int(seed),
                        "dose_electrons_per_pattern": float(dose), "s_width_per_angstrom": float(s_width),
                        "precession_deg": float(precession_deg), "spot_sigma_px": float(sigma),
+                       "tilt_deg": [float(min_tilt_deg), float(max_tilt_deg)],
+                       "intensity_jitter": float(intensity_jitter),
                        "phases": names},
         "ground_truth": ground_truth,
     }

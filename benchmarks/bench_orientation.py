@@ -1,0 +1,160 @@
+"""Orientation mapping: stemlab vs pyxem 0.21 on the same simulated patterns, in one run.
+
+Same patterns (two-phase Al + alpha-Fe scan from stemlab.simulate.fourd, Poisson noise,
+relrod width 0.012 1/A in the data vs 0.02 in both libraries), same phases (our CIFs),
+same library resolution (orix/our reduced fundamental zone, 1 degree), same polar sampling
+(360 azimuthal bins, 1-px radial bins), gamma 0.5 on both sides. Prints patterns/s
+(library time separate) and accuracy (symmetry-aware disorientation < 2 deg, phase, and
+"equiv": within 2 deg or kinematically indistinguishable from the truth, see
+stemlab.diffraction.orientation.evaluate).
+
+Scan kinds (--kinds): 'zone' = the default sample (75 % of grains within 1 deg of a low-index
+zone axis: fcc/bcc [111], [112], bcc [113] are kinematically ambiguous), 'tilted' = every grain
+2-5 deg off a zone axis, 'random' = orientations uniform over SO(3). All with an unmodelled
+per-reflection intensity jitter (--jitter, log-normal) and the data/library relrod mismatch.
+--dose takes several values for a dose sweep (stemlab only beyond the first dose unless
+--pyxem-all-doses).
+
+pyxem is NOT a dependency of stemlab: run in the benchmark environment
+    python3 -m venv /work/bench-venv
+    /work/bench-venv/bin/pip install torch==2.13.0 && /work/bench-venv/bin/pip install pyxem==0.21.0 -e /work/main
+    /work/bench-venv/bin/python benchmarks/bench_orientation.py [--scan 24] [--no-pyxem] [--device cpu]
+The pyxem data get kx flipped (pyxem's detector convention, see ../shared/DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+
+
+def disorientation(R_found_sample_to_crystal, R_true, sym):
+    from orix.quaternion import Orientation
+
+    a = Orientation(R_found_sample_to_crystal, symmetry=sym)
+    b = Orientation.from_matrix(np.transpose(R_true.reshape(-1, 3, 3), (0, 2, 1)), symmetry=sym)
+    return a.angle_with(b, degrees=True)
+
+
+def accuracy(rot_s2c, phase_found, gt, phases):
+    ang = np.full(gt["phase"].size, 180.0)
+    truth = gt["phase"].ravel()
+    for p, ph in enumerate(phases):
+        sel = (truth == p) & (phase_found == p)
+        if sel.any():
+            ang[sel] = disorientation(rot_s2c[sel], gt["orientation"].reshape(-1, 3, 3)[sel], ph.orix_phase().point_group)
+    return float(np.mean(ang < 2.0)), float(np.mean(phase_found == truth)), ang
+
+
+def run_stemlab(ds, phases, res_deg, device, n_refine=4):
+    from orix.quaternion import Rotation
+
+    from stemlab.diffraction.orientation import build_library, index_orientations
+
+    t0 = time.perf_counter()
+    lib = build_library(phases, resolution_deg=res_deg, g_max=1.5, s_width=0.02, cache=False)
+    t_lib = time.perf_counter() - t0
+    index_orientations(ds.data[:2, :2], phases, library=lib, device=device, calibration=ds.axes[-1].scale)  # warm-up
+    t0 = time.perf_counter()
+    res = index_orientations(ds, phases, library=lib, device=device, centre="fixed", n_refine=n_refine)
+    t = time.perf_counter() - t0
+    R = res.rotations.reshape(-1, 3, 3)
+    return t_lib, t, Rotation.from_matrix(np.transpose(R, (0, 2, 1))), res.arrays["phase"].ravel(), len(lib), res
+
+
+def run_pyxem(ds, phases, res_deg, n_r):
+    import pyxem as pxm
+    from diffsims.generators.simulation_generator import SimulationGenerator
+    from orix.sampling import get_sample_reduced_fundamental
+
+    ophases = [p.orix_phase() for p in phases]
+    t0 = time.perf_counter()
+    rots = [get_sample_reduced_fundamental(res_deg, point_group=p.point_group) for p in ophases]
+    gen = SimulationGenerator(200.0, minimum_intensity=1e-3)
+    sims = gen.calculate_diffraction2d(ophases, rots, reciprocal_radius=1.5, max_excitation_error=0.05,
+                                       with_direct_beam=False)
+    t_lib = time.perf_counter() - t0
+    data = np.roll(np.asarray(ds.data)[..., ::-1], 1, axis=-1).astype(np.float32)
+    cal = ds.axes[-1].scale
+    t0 = time.perf_counter()
+    s = pxm.signals.ElectronDiffraction2D(data)
+    s.set_diffraction_calibration(cal)
+    s.calibration.center = [data.shape[-1] // 2, data.shape[-2] // 2]
+    pol = s.get_azimuthal_integral2d(npt=n_r, npt_azim=360, radial_range=(0, n_r * cal), mean=True)
+    pol = pol ** 0.5
+    res = pol.get_orientation(sims, n_best=3, frac_keep=1.0)
+    xmap = res.to_crystal_map()
+    t = time.perf_counter() - t0
+    n_templates = sum(r.size for r in rots)
+    # phase ids in pyxem's map follow the phase list order
+    rot = xmap.rotations
+    if len(rot.shape) > 1:  # n_best > 1: the best match is the first
+        rot = rot[:, 0]
+    return t_lib, t, rot, np.asarray(xmap.phase_id).ravel(), n_templates, None
+
+
+SCAN_KINDS = {
+    "zone": dict(zone_axis_fraction=0.75),
+    "tilted": dict(zone_axis_fraction=1.0, min_tilt_deg=2.0, max_tilt_deg=5.0),
+    "random": dict(zone_axis_fraction=0.0),
+}
+
+
+def equivalent_fraction(rot, ph, ds, phases):
+    """Share within 2 deg or kinematically indistinguishable (any matcher's rotations)."""
+    from types import SimpleNamespace
+
+    from stemlab.diffraction.orientation.evaluate import evaluate_map
+
+    R = np.transpose(rot.to_matrix().reshape(-1, 3, 3), (0, 2, 1))
+    fake = SimpleNamespace(library=SimpleNamespace(phases=phases), arrays={"phase": ph}, rotations=R)
+    return evaluate_map(fake, ds)["equivalent_fraction"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scan", type=int, default=24, help="scan side (patterns = scan^2)")
+    ap.add_argument("--resolution", type=float, default=1.0)
+    ap.add_argument("--dose", type=float, nargs="+", default=[20000.0])
+    ap.add_argument("--kinds", nargs="+", default=["zone", "tilted", "random"], choices=list(SCAN_KINDS))
+    ap.add_argument("--jitter", type=float, default=0.2)
+    ap.add_argument("--n-refine", type=int, nargs="+", default=[4], help="stemlab candidates refined per phase (0: none)")
+    ap.add_argument("--no-pyxem", action="store_true")
+    ap.add_argument("--pyxem-all-doses", action="store_true")
+    ap.add_argument("--device", default="cpu")
+    args = ap.parse_args(argv)
+    import torch
+
+    from stemlab.diffraction.orientation import resolve_phase
+    from stemlab.simulate.fourd import two_phase_scan
+
+    torch.set_num_threads(2)
+    warnings.filterwarnings("ignore")
+    phases = [resolve_phase("Al"), resolve_phase("alpha-Fe")]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    print(f"{'method':<11} {'kind':<7} {'dose':>7} {'N':>5} {'templates':>9} {'library s':>9} {'patterns/s':>10} "
+          f"{'<2 deg':>7} {'equiv':>6} {'phase':>6}")
+    for kind in args.kinds:
+        for di, dose in enumerate(args.dose):
+            ds = two_phase_scan(scan_shape=(args.scan, args.scan), dose=dose, seed=7, descan_offset=(0, 0),
+                                descan_gradient=((0, 0), (0, 0)), intensity_jitter=args.jitter,
+                                n_grains=max(14, args.scan * args.scan // 12), **SCAN_KINDS[kind])
+            gt = ds.metadata["ground_truth"]
+            n = gt["phase"].size
+            runs = [(f"stemlab-r{k}", lambda k=k: run_stemlab(ds, phases, args.resolution, args.device, k))
+                    for k in args.n_refine]
+            if not args.no_pyxem and (di == 0 or args.pyxem_all_doses):
+                runs.append(("pyxem", lambda: run_pyxem(ds, phases, args.resolution, n_r=62)))
+            for name, run in runs:
+                t_lib, t, rot, ph, n_t, _ = run()
+                acc, pacc, _ = accuracy(rot, ph, gt, phases)
+                eq = equivalent_fraction(rot, ph, ds, phases)
+                print(f"{name:<11} {kind:<7} {dose:>7.0f} {n:>5} {n_t:>9} {t_lib:>9.2f} {n / t:>10.1f} "
+                      f"{acc * 100:>6.1f}% {eq * 100:>5.1f}% {pacc * 100:>5.1f}%", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,553 @@
+"""The matching engine: every template x every in-plane angle x mirror, on torch (CPU or GPU).
+
+For a batch of patterns with normalised angular harmonics P_k(r) (see :mod:`.polar`) and
+templates T_k(r), the normalised correlation at in-plane angle phi is
+
+    NCC(phi) = Re sum_k C_k exp(i k phi),   C_k = sum_r P_k(r) conj(T_k(r))   (template turned by phi)
+    NCCm(phi) = Re sum_k M_k exp(i k phi),  M_k = sum_r P_k(r) T_k(r)         (mirrored template)
+
+All C_k and M_k of a batch come from ONE real matrix product per harmonic:
+[Re P; Im P] (2B x R) @ [Re T, Im T] (R x 2N) gives the four real products from which
+C = (PrTr + PiTi) + i (PiTr - PrTi) and M = (PrTr - PiTi) + i (PiTr + PrTi).
+sum_k |C_k| bounds max_phi NCC exactly; only the ``n_candidates`` best templates per phase by
+that bound go through the inverse FFT over k (all angles at once) and a parabolic sub-bin
+refinement of the angle. A pattern is *certified* when its best score beats the bound of every
+template not evaluated, i.e. the result equals the exhaustive search.
+
+Orientation of a match (crystal->lab, v_lab = R @ v_crystal; orix: ``Orientation.from_matrix(R.T)``):
+R = Rz(phi) @ R_t, or R = Rz(phi) @ diag(-1, 1, -1) @ R_t for the mirror branch (exact for
+kinematic patterns by Friedel's law: the mirrored pattern of R_t is the pattern of that R).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from ...errors import CalibrationError, ParameterError
+from .library import TemplateLibrary
+from .polar import PolarGrid, pattern_harmonics, polar_sample, template_harmonics
+
+MIRROR = np.diag([-1.0, 1.0, -1.0])
+
+
+@dataclass
+class MatchSettings:
+    """How patterns are prepared and searched.
+
+    ``calibration``: reciprocal pixel size, 1/angstrom per detector pixel. ``gamma``: intensity
+    transform applied to patterns and template spot intensities alike. ``sigma_px``: template
+    spot width (px) - about the width of the data's spots after the gamma transform.
+    ``r_min``/``r_max``: annulus used (px; None = automatic: inside the first reflection ring
+    / the inscribed circle of the detector). ``n_theta``: angular samples = in-plane angle
+    bins before sub-bin refinement. ``n_harmonics``: angular harmonics kept. ``centre``:
+    'auto' (fit the direct beam of every pattern) or 'fixed' (the detector axes' k = 0).
+    ``background``: 'none' (ring means are always removed) or 'tophat' (subtract a local
+    background estimated by a wide Gaussian). ``n_candidates``: templates per phase given the
+    exact angular search. ``reliability_deg``: solutions closer than this are equivalent.
+    ``n_refine``: best candidates per phase refined continuously over all three rotation
+    parameters on the full detector (:mod:`.refine`); 0 keeps the discrete library result.
+    """
+
+    calibration: float
+    gamma: float = 0.5
+    sigma_px: float = 1.5
+    r_min: float | None = None
+    r_max: float | None = None
+    dr: float = 1.0
+    n_theta: int = 360
+    n_harmonics: int = 40
+    centre: str = "auto"
+    centre_radius_px: float = 4.0
+    background: str = "none"
+    n_candidates: int = 16
+    reliability_deg: float = 5.0
+    n_coarse_harmonics: int = 12
+    n_refine: int = 4
+
+    def check(self):
+        if not self.calibration or not self.calibration > 0:
+            raise CalibrationError("calibration: give the reciprocal pixel size, e.g. 0.0165 (1/angstrom per px).")
+        if not 0.05 <= self.gamma <= 2:
+            raise ParameterError(f"gamma={self.gamma}: use 0.05 .. 2 (0.5 is typical).")
+        if self.centre not in ("auto", "fixed"):
+            raise ParameterError(f"centre={self.centre!r}: use 'auto' or 'fixed'.")
+        if self.background not in ("none", "tophat"):
+            raise ParameterError(f"background={self.background!r}: use 'none' or 'tophat'.")
+        if self.n_refine < 0:
+            raise ParameterError(f"n_refine={self.n_refine}: use 0 (no refinement) or more candidates per phase.")
+
+
+class Matcher:
+    """Templates of a library prepared for one detector geometry and device; call :meth:`match`."""
+
+    def __init__(self, library: TemplateLibrary, settings: MatchSettings, pattern_shape, device="cpu",
+                 nominal_centre=None):
+        import torch
+
+        from ...backend.device import resolve_device
+
+        settings.check()
+        self.library = library
+        self.settings = settings
+        self.pattern_shape = tuple(int(v) for v in pattern_shape)
+        self.device = resolve_device(device)
+        H, W = self.pattern_shape
+        self.nominal_centre = (np.array(nominal_centre, float) if nominal_centre is not None
+                               else np.array([H // 2, W // 2], float))
+        cal = settings.calibration
+        g_min = _smallest_g(library)
+        r_min = settings.r_min if settings.r_min is not None else max(4.0, 0.5 * g_min / cal)
+        r_max_auto = min(H, W) / 2.0 - 2.0 - float(np.max(np.abs(self.nominal_centre - [(H - 1) / 2, (W - 1) / 2])))
+        r_max = settings.r_max if settings.r_max is not None else min(r_max_auto, library.params.get("g_max", 9) / cal)
+        if r_max <= r_min + 2:
+            raise CalibrationError(
+                f"With calibration {cal:g} 1/angstrom per px the first reflections lie at {g_min / cal:.1f} px, "
+                f"outside the usable detector radius {r_max:.0f} px: check the calibration (1/angstrom per px).")
+        self.grid = PolarGrid(r_min, r_max, settings.dr, settings.n_theta, settings.n_harmonics)
+        dt = torch.float32
+        amp = np.where(library.intensity > 0, np.power(np.maximum(library.intensity, 0), settings.gamma), 0.0)
+        T = template_harmonics(library.kx, library.ky, amp, self.grid, cal, settings.sigma_px, device=self.device,
+                               dtype=dt)  # (K, R, N)
+        self.n_templates = T.shape[-1]
+        K1 = min(settings.n_coarse_harmonics, settings.n_harmonics)
+        self.k1 = K1
+        self.batch = 64 if self.device.type == 'cpu' else 1024
+        self.T = torch.cat([T[:K1].real, T[:K1].imag], dim=-1).contiguous()  # (K1, R, 2N) coarse stage
+        self.T_full = T.permute(2, 0, 1).contiguous()  # (N, K, R) exact stage
+        self.T_high = torch.sqrt((T[K1:].abs() ** 2).sum(dim=(0, 1)))  # (N,) norm of the harmonics > K1
+        self.rotations = torch.as_tensor(library.rotations, dtype=torch.float64, device=self.device)
+        self.phase_index = torch.as_tensor(library.phase_index, device=self.device)
+        self.slices = [library.phase_slice(p) for p in range(len(library.phases))]
+        self.symmetry = [torch.as_tensor(ph.proper_laue_rotations, dtype=torch.float64, device=self.device)
+                         for ph in library.phases]
+        self.refiner = None
+        if settings.n_refine > 0:
+            from .refine import SpotRefiner
+
+            self.refiner = SpotRefiner(library, settings, self.pattern_shape, self.grid, self.device)
+
+    # -- preparation -------------------------------------------------------------------------
+    def prepare(self, patterns):
+        """(B, H, W) array/tensor -> float tensor on the device, gamma-transformed, and centres (B, 2)."""
+        import torch
+
+        from ...backend.device import to_device
+
+        x = to_device(patterns, self.device, torch.float32)
+        if x.ndim == 2:
+            x = x[None]
+        x = torch.clamp(x, min=0)
+        if self.settings.centre == "auto":
+            centres = find_centres(x, self.nominal_centre, self.settings.centre_radius_px)
+        else:
+            centres = torch.as_tensor(self.nominal_centre, dtype=torch.float32, device=x.device).expand(len(x), 2)
+        if self.settings.background == "tophat":
+            x = torch.clamp(x - _gaussian_blur(x, 4 * self.settings.sigma_px + 2), min=0)
+        x = x ** self.settings.gamma
+        return x, centres
+
+    def harmonics(self, patterns, return_image: bool = False):
+        """Normalised pattern harmonics (B, K, R), norms (B,) and centres (B, 2)."""
+        x, centres = self.prepare(patterns)
+        polar = polar_sample(x, centres, self.grid)
+        P, norm = pattern_harmonics(polar, self.grid)
+        if return_image:
+            return P, norm, centres, x
+        return P, norm, centres
+
+    # -- search ------------------------------------------------------------------------------
+    def correlate(self, P):
+        """All-template harmonic correlations: (C_re, C_im, M_re, M_im), each (K, B, N)."""
+        import torch
+
+        B, N = P.shape[0], self.n_templates
+        P = P[:, :self.k1]
+        X = torch.cat([P.real, P.imag], dim=0).transpose(0, 1).contiguous()  # (K1, 2B, R)
+        Y = torch.bmm(X, self.T)  # (K, 2B, 2N)
+        X1, X4 = Y[:, :B, :N], Y[:, :B, N:]
+        X3, X2 = Y[:, B:, :N], Y[:, B:, N:]
+        return X1 + X2, X3 - X4, X1 - X2, X3 + X4
+
+    def match(self, patterns, n_top: int = 0) -> dict:
+        """Index a batch (B, H, W): dict of per-pattern numpy arrays (see :func:`index_orientations`)."""
+        import torch
+
+        n = len(patterns) if np.ndim(patterns) == 3 else 1
+        if n > self.batch:
+            parts = [self.match(patterns[i:i + self.batch], n_top) for i in range(0, n, self.batch)]
+            return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        with torch.no_grad():
+            P, norm, centres, x = self.harmonics(patterns, return_image=True)
+            return self._search(P, norm, centres, n_top, x)
+
+    def _search(self, P, norm, centres, n_top, x=None):
+        import torch
+
+        B = P.shape[0]
+        dev = P.device
+        N = self.n_templates
+        # coarse stage: all templates, harmonics 1..K1, one GEMM; sum_k |C_k| ranks them
+        Cr, Ci, Mr, Mi = self.correlate(P)
+        coarse = torch.cat([torch.sqrt(Cr * Cr + Ci * Ci).sum(0), torch.sqrt(Mr * Mr + Mi * Mi).sum(0)], dim=1)  # (B, 2N)
+        del Cr, Ci, Mr, Mi
+        # exact upper bound of the full score: coarse bound + |P_high| |T_high| (Cauchy-Schwarz)
+        p_high = torch.sqrt((P[:, self.k1:].abs() ** 2).sum(dim=(1, 2)))  # (B,)
+        cand_t, cand_m, cand_p = [], [], []
+        rest_bound = torch.full((B,), -1.0, device=dev)
+        for p, sl in enumerate(self.slices):
+            n_p = sl.stop - sl.start
+            if n_p == 0:
+                continue
+            b = torch.cat([coarse[:, sl], coarse[:, N + sl.start:N + sl.stop]], dim=1)
+            m = min(self.settings.n_candidates, 2 * n_p)
+            vals, idx = torch.topk(b, m, dim=1)
+            if 2 * n_p > m:
+                full_bound = b + p_high[:, None] * self.T_high[sl].repeat(2)[None, :]
+                full_bound.scatter_(1, idx, -1.0)
+                rest_bound = torch.maximum(rest_bound, full_bound.max(1).values)
+            cand_t.append(sl.start + idx % n_p)
+            cand_m.append(idx >= n_p)
+            cand_p.append(torch.full_like(idx, p))
+        t = torch.cat(cand_t, 1)  # (B, M)
+        mir = torch.cat(cand_m, 1)
+        ph = torch.cat(cand_p, 1)
+        # exact stage: every harmonic for the shortlisted templates
+        Tc = self.T_full[t]  # (B, M, K, R)
+        C = torch.einsum("bkr,bmkr->bmk", P, Tc.conj())
+        Mm = torch.einsum("bkr,bmkr->bmk", P, Tc)
+        spec = torch.where(mir[..., None], Mm, C)  # (B, M, K)
+        angle, score = refine_angle(spec, self.settings.n_theta)
+        score = torch.where(norm[:, None] > 0, score, torch.zeros_like(score))
+        rot = self.candidate_rotations(t, mir, angle)  # (B, M, 3, 3)
+        certified = score.max(1).values >= rest_bound
+        if self.refiner is not None and x is not None:
+            # continuous refinement of the best few *distinct* candidates per phase (greedy
+            # non-maximum suppression at reliability_deg) on the full detector
+            D = self.pair_disorientation(rot, ph)  # (B, M, M)
+            order = torch.argsort(score, dim=1, descending=True)
+            suppressed = torch.zeros_like(score, dtype=torch.bool)
+            ar0 = torch.arange(B, device=dev)
+            for i in range(order.shape[1]):
+                c = order[:, i]
+                ok = ~suppressed[ar0, c]
+                near = (D[ar0, c] < self.settings.reliability_deg) & ok[:, None]
+                near[ar0, c] = False
+                suppressed |= near
+            ranked = torch.where(suppressed, score - 10.0, score)
+            keep = []
+            for p in range(len(self.slices)):
+                cols = torch.nonzero(ph[0] == p).flatten()
+                if len(cols) == 0:
+                    continue
+                k = min(self.settings.n_refine, len(cols))
+                keep.append(cols[torch.topk(ranked[:, cols], k, dim=1).indices])
+            sel = torch.cat(keep, 1)  # (B, C)
+            t, mir, ph, angle = t.gather(1, sel), mir.gather(1, sel), ph.gather(1, sel), angle.gather(1, sel)
+            q = self.refiner.filtered(x, centres)
+            rot_r, score = self.refiner.refine(q, centres, rot.gather(1, sel[..., None, None].expand(sel.shape + (3, 3))),
+                                               ph.long())
+            rot = rot_r.to(torch.float64)
+            score = torch.where(norm[:, None] > 0, torch.clamp(score, -1, 1), torch.zeros_like(score))
+        # -- best solution, phase and orientation reliabilities ---------------------------
+        best = torch.argmax(score, dim=1)
+        ar = torch.arange(B, device=dev)
+        q1 = score[ar, best]
+        best_phase = ph[ar, best]
+        other = torch.where(ph != best_phase[:, None], score, torch.full_like(score, -2.0)).max(1).values
+        if len(self.slices) > 1:
+            phase_rel = 100 * (1 - torch.clamp(other, min=0) / torch.clamp(q1, min=1e-12))
+        else:
+            phase_rel = torch.full_like(q1, 100.0)
+        rbest = rot[ar, best]  # (B, 3, 3)
+        dis = self.pair_disorientation(rot, ph, rbest)[:, 0]
+        same_phase = ph == best_phase[:, None]
+        distinct = same_phase & (dis > self.settings.reliability_deg)
+        q2 = torch.where(distinct, score, torch.full_like(score, -2.0)).max(1).values
+        orient_rel = 100 * (1 - torch.clamp(q2, min=0) / torch.clamp(q1, min=1e-12))
+        orient_rel = torch.where(q1 > 0, torch.clamp(orient_rel, 0, 100), torch.zeros_like(orient_rel))
+        phase_rel = torch.where(q1 > 0, torch.clamp(phase_rel, 0, 100), torch.zeros_like(phase_rel))
+        out = {
+            "phase": best_phase.to(torch.int16),
+            "template": t[ar, best].to(torch.int32),
+            "mirror": mir[ar, best].to(torch.int8),
+            "angle": angle[ar, best].float(),
+            "score": q1.float(),
+            "orientation_reliability": orient_rel.float(),
+            "phase_reliability": phase_rel.float(),
+            "rotation": rbest.reshape(B, 9).float(),
+            "centre": centres.float(),
+            "certified": certified.to(torch.int8),
+        }
+        if n_top:
+            order = torch.argsort(score, dim=1, descending=True)[:, :n_top]
+            out.update(top_rotation=rot.gather(1, order[..., None, None].expand(order.shape + (3, 3))).reshape(B, -1, 9).float(),
+                       top_template=t.gather(1, order).to(torch.int32), top_mirror=mir.gather(1, order).to(torch.int8),
+                       top_angle=angle.gather(1, order).float(), top_score=score.gather(1, order).float(),
+                       top_phase=ph.gather(1, order).to(torch.int16))
+        return {k: v.cpu().numpy() for k, v in out.items()}
+
+    def pair_disorientation(self, rot, ph, ref=None):
+        """Symmetry-aware angles (degrees) between candidates rot (B, M, 3, 3) of phases ph (B, M):
+        (B, M, M) between all pairs, or (B, 1, M) to ``ref`` (B, 3, 3) with each candidate's own
+        symmetry. Pairs of different phases get 180."""
+        import torch
+
+        rot = rot.to(torch.float64)
+        A = rot if ref is None else ref.to(torch.float64)[:, None]
+        AtB = torch.einsum("bnji,bmjk->bnmik", A, rot)  # A^T B
+        out = torch.full(AtB.shape[:3], 180.0, dtype=torch.float64, device=rot.device)
+        for p, S in enumerate(self.symmetry):
+            tr = torch.einsum("bnmij,gji->bnmg", AtB, S).max(-1).values
+            ang = torch.rad2deg(torch.arccos(torch.clamp((tr - 1) / 2, -1, 1)))
+            if ref is None:
+                same = (ph[:, :, None] == p) & (ph[:, None, :] == p)
+            else:
+                same = (ph == p)[:, None, :]
+            out = torch.where(same, ang, out)
+        return out
+
+    def candidate_rotations(self, t, mirror, angle_deg):
+        """Crystal->lab rotations (…, 3, 3) float64 of templates ``t`` at in-plane ``angle_deg``."""
+        import torch
+
+        Rt = self.rotations[t]
+        M = torch.as_tensor(MIRROR, dtype=Rt.dtype, device=Rt.device)
+        Rt = torch.where(mirror[..., None, None], M @ Rt, Rt)
+        a = torch.deg2rad(angle_deg.to(Rt.dtype))
+        c, s = torch.cos(a), torch.sin(a)
+        Rz = torch.zeros(a.shape + (3, 3), dtype=Rt.dtype, device=Rt.device)
+        Rz[..., 0, 0], Rz[..., 0, 1], Rz[..., 1, 0], Rz[..., 1, 1], Rz[..., 2, 2] = c, -s, s, c, 1.0
+        return Rz @ Rt
+
+    # -- one pattern, for the GUI ------------------------------------------------------------
+    def candidates(self, pattern, n: int = 5) -> list[dict]:
+        """The ``n`` best solutions for one pattern: phase, template, mirror, angle, score, rotation."""
+        res = self.match(np.asarray(pattern)[None], n_top=max(n, 1))
+        out = []
+        for j in range(res["top_template"].shape[1]):
+            t = int(res["top_template"][0, j])
+            mirror = bool(res["top_mirror"][0, j])
+            angle = float(res["top_angle"][0, j])
+            p = int(res["top_phase"][0, j])
+            out.append({"phase": p, "phase_name": self.library.phases[p].name, "template": t, "mirror": mirror,
+                        "angle": angle, "score": float(res["top_score"][0, j]),
+                        "direction": self.library.directions[t].copy(),
+                        "rotation": res["top_rotation"][0, j].reshape(3, 3).astype(np.float64),
+                        "centre": res["centre"][0].copy()})
+        return out
+
+    def orientation_spots(self, phase: int, rotation, centre, min_relative: float = 0.01) -> dict:
+        """Kinematic spots of crystal->lab ``rotation`` of ``phase`` on the detector (library's relrod
+        width and precession): rows, cols (px), hkl (n, 3), intensity."""
+        from ...simulate.kinematic import diffraction_spots, reflections
+
+        p = self.library.params
+        H, W = self.pattern_shape
+        cal = self.settings.calibration
+        refl = reflections(self.library.phases[int(phase)].structure, float(np.hypot(H, W)) / 2 * cal + 0.05)
+        sp = diffraction_spots(refl, np.asarray(rotation, float), float(p.get("voltage_kv", 200.0)),
+                               s_width=float(p.get("s_width", 0.02)), precession_deg=float(p.get("precession_deg", 0.0)),
+                               min_intensity=min_relative)
+        rows = centre[0] + sp.ky / cal
+        cols = centre[1] + sp.kx / cal
+        keep = (rows >= 0) & (rows <= H - 1) & (cols >= 0) & (cols <= W - 1)
+        return {"rows": rows[keep], "cols": cols[keep], "hkl": sp.hkl[keep], "intensity": sp.intensity[keep]}
+
+    def template_spots(self, template: int, mirror: bool, angle_deg: float, centre) -> dict:
+        """Spots of a solution on the detector: rows, cols (px), hkl (n, 3), intensity."""
+        kx, ky, inten, hkl = self.library.spots(int(template))
+        if mirror:  # the mirrored template: (kx, ky) -> (kx, -ky), reflection g -> -g
+            ky, hkl = -ky, -hkl
+        a = np.radians(angle_deg)
+        kxr = np.cos(a) * kx - np.sin(a) * ky
+        kyr = np.sin(a) * kx + np.cos(a) * ky
+        cal = self.settings.calibration
+        rows = centre[0] + kyr / cal
+        cols = centre[1] + kxr / cal
+        H, W = self.pattern_shape
+        keep = (rows >= 0) & (rows <= H - 1) & (cols >= 0) & (cols <= W - 1)
+        return {"rows": rows[keep], "cols": cols[keep], "hkl": hkl[keep], "intensity": inten[keep]}
+
+
+def refine_angle(spec, n_phi: int):
+    """Best in-plane angle (degrees, sub-bin) and NCC at it, for harmonics (…, K) complex."""
+    import torch
+
+    K = spec.shape[-1]
+    full = torch.cat([torch.zeros_like(spec[..., :1]), spec], dim=-1)
+    c = torch.fft.irfft(full, n=n_phi, dim=-1) * (n_phi / 2.0)  # NCC on the grid
+    j = torch.argmax(c, dim=-1, keepdim=True)
+    c0 = c.gather(-1, j)
+    cm = c.gather(-1, (j - 1) % n_phi)
+    cp = c.gather(-1, (j + 1) % n_phi)
+    den = cm - 2 * c0 + cp
+    delta = torch.where(den < 0, 0.5 * (cm - cp) / den, torch.zeros_like(den)).clamp(-0.5, 0.5)
+    phi = (j.to(c.dtype) + delta)[..., 0] * (2 * math.pi / n_phi)
+    k = torch.arange(1, K + 1, device=spec.device, dtype=c.dtype)
+    ph = phi[..., None] * k
+    score = (spec.real * torch.cos(ph) - spec.imag * torch.sin(ph)).sum(-1)
+    score = torch.maximum(score, c0[..., 0])
+    return torch.rad2deg(phi) % 360.0, score
+
+
+def find_centres(x, nominal, radius_px: float = 4.0, search_px: float | None = None):
+    """Direct-beam centre (row, col) of each pattern (B, H, W): brightest 5x5-averaged pixel within
+    ``search_px`` of the nominal centre, then the centre of mass of the disc above 30 % of its
+    peak within ``radius_px``. Works on a crop around the nominal centre (cheap)."""
+    import torch
+    import torch.nn.functional as F
+
+    B, H, W = x.shape
+    search = int(round(search_px or 0.12 * min(H, W)))
+    cy, cx = int(round(float(nominal[0]))), int(round(float(nominal[1])))
+    half = search + int(math.ceil(radius_px)) + 3
+    r0, r1 = max(cy - half, 0), min(cy + half + 1, H)
+    c0, c1 = max(cx - half, 0), min(cx + half + 1, W)
+    crop = x[:, r0:r1, c0:c1]
+    h, w = crop.shape[1:]
+    blur = F.avg_pool2d(crop[:, None], 5, stride=1, padding=2, count_include_pad=False)[:, 0]
+    rows = torch.arange(r0, r1, device=x.device, dtype=x.dtype)[:, None]
+    cols = torch.arange(c0, c1, device=x.device, dtype=x.dtype)[None, :]
+    near = ((rows - float(nominal[0])) ** 2 + (cols - float(nominal[1])) ** 2) <= search ** 2
+    masked = torch.where(near[None], blur, torch.full_like(blur, -1.0))
+    flat = torch.argmax(masked.reshape(B, -1), dim=1)
+    pr = (flat // w).to(x.dtype) + r0
+    pc = (flat % w).to(x.dtype) + c0
+    d2 = (rows[None] - pr[:, None, None]) ** 2 + (cols[None] - pc[:, None, None]) ** 2
+    disc = d2 <= radius_px ** 2
+    peak = torch.where(disc, crop, torch.zeros_like(crop)).amax(dim=(1, 2))
+    wgt = torch.where(disc, torch.clamp(crop - 0.3 * peak[:, None, None], min=0), torch.zeros_like(crop))
+    total = wgt.sum(dim=(1, 2))
+    ok = total > 0
+    safe = torch.where(ok, total, torch.ones_like(total))
+    ry = torch.where(ok, (wgt * rows).sum(dim=(1, 2)) / safe, torch.full_like(total, float(nominal[0])))
+    rx = torch.where(ok, (wgt * cols).sum(dim=(1, 2)) / safe, torch.full_like(total, float(nominal[1])))
+    return torch.stack([ry, rx], dim=1)
+
+
+def _gaussian_blur(x, sigma):
+    import torch
+    import torch.nn.functional as F
+
+    half = int(math.ceil(3 * sigma))
+    t = torch.arange(-half, half + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    y = F.conv2d(F.pad(x[:, None], (half, half, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    y = F.conv2d(F.pad(y, (0, 0, half, half), mode="replicate"), k.view(1, 1, -1, 1))
+    return y[:, 0]
+
+
+def _smallest_g(library: TemplateLibrary) -> float:
+    g = np.hypot(library.kx, library.ky)
+    g = g[(library.intensity > 0) & (g > 1e-6)]
+    return float(g.min()) if g.size else 1.0
+
+
+def settings_dict(settings: MatchSettings) -> dict:
+    return asdict(settings)
+
+
+# -- whole datasets ------------------------------------------------------------------------------
+class _BlockMatcher:
+    """Picklable per-chunk function for stream_reduce: builds its Matcher once per process."""
+
+    _cache: dict = {}
+
+    def __init__(self, library, settings, pattern_shape, device, nominal_centre):
+        self.args = (library, settings, tuple(pattern_shape), str(device), tuple(nominal_centre))
+        self.key = (library.token, repr(settings), tuple(pattern_shape), str(device), tuple(nominal_centre))
+
+    def matcher(self) -> Matcher:
+        m = self._cache.get(self.key)
+        if m is None:
+            lib, st, shape, dev, centre = self.args
+            m = Matcher(lib, st, shape, dev, centre)
+            self._cache.clear()
+            self._cache[self.key] = m
+        return m
+
+    def __call__(self, block):
+        from ...backend.batching import run_batched
+
+        m = self.matcher()
+        parts = run_batched(lambda a, b, dev: m.match(block[a:b]), len(block), m.batch, device=m.device)
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def index_orientations(data, phases, *, voltage=None, calibration=None, resolution: float = 1.0,
+                       precession: float = 0.0, s_width: float = 0.02, gamma: float = 0.5,
+                       sigma_px: float = 1.5, centre: str = "auto", background: str = "none",
+                       n_harmonics: int = 40, n_theta: int = 360, device="auto", scheduler=None,
+                       memory_budget: float = 512 * 2**20, cache=True, library=None,
+                       progress=None, cancel=None, **settings):
+    """Phase and orientation of every pattern of ``data`` (a 4D-STEM :class:`Dataset` or an array
+    whose last two axes are the detector) by template matching.
+
+    ``phases``: CIF paths or shipped names ('Al', 'alpha-Fe', ...); ``voltage`` kV (default: the
+    dataset's, else 200); ``calibration``: reciprocal pixel size in 1/angstrom per px (default:
+    the dataset's kx axis); ``resolution``: library spacing in degrees; ``precession``: degrees.
+    Any navigation shape works: one pattern, a line, a 2D scan, a series of scans. Returns an
+    :class:`~stemlab.diffraction.orientation.results.OrientationResult`.
+    """
+    from ...backend.progress import steps
+    from ...backend.streaming import stream_reduce
+    from ...calibration import parse_reciprocal, parse_voltage
+    from ...dataset import Axis, Dataset
+    from ...units import convert
+    from .library import build_library
+    from .results import OrientationResult
+
+    if not isinstance(data, Dataset):
+        arr = data
+        if arr.ndim < 2:
+            raise ParameterError(f"data must have at least 2 dimensions (a pattern), got shape {arr.shape}.")
+        names = [f"nav{i}" for i in range(arr.ndim - 2)] + ["ky", "kx"]
+        data = Dataset(arr, [Axis(n, s, navigate=i < arr.ndim - 2) for i, (n, s) in enumerate(zip(names, arr.shape))],
+                       kind="4dstem" if arr.ndim == 4 else ("diffraction" if arr.ndim == 2 else "stack"), name="patterns")
+    sig = data.sig_axes
+    if len(sig) != 2:
+        raise ParameterError(f"Dataset {data.name!r} has {len(sig)} signal axes; orientation mapping needs 2 (ky, kx).")
+    if calibration is None:
+        if sig[-1].units.startswith("1/"):
+            calibration = convert(sig[-1].scale, sig[-1].units, "1/angstrom")
+        else:
+            raise CalibrationError(f"Dataset {data.name!r} has no reciprocal calibration: give calibration= "
+                                   "(reciprocal pixel size, e.g. 0.0165 for 1/angstrom per px, or '0.165 1/nm').")
+    elif not isinstance(calibration, (int, float)):
+        value, unit = parse_reciprocal(calibration)
+        calibration = convert(value, unit, "1/angstrom")
+    voltage = parse_voltage(voltage) if voltage is not None else float(data.metadata.get("voltage_kv") or 200.0)
+    # nominal centre: where k = 0 sits on the detector axes (else the middle pixel)
+    centre_px = []
+    for ax in sig:
+        c = -ax.offset / ax.scale if ax.units.startswith("1/") and ax.offset < 0 else ax.size // 2
+        centre_px.append(float(c) if 0 <= c < ax.size else float(ax.size // 2))
+    sub = steps(progress, {"library": 1, "matching": 9})
+    if library is None:
+        g_edge = float(np.hypot(*data.sig_shape)) / 2 * calibration
+        library = build_library(phases, voltage_kv=voltage, resolution_deg=resolution, g_max=min(g_edge, 4.0),
+                                s_width=s_width, precession_deg=precession, cache=cache, progress=sub["library"],
+                                cancel=cancel)
+    st = MatchSettings(calibration=float(calibration), gamma=gamma, sigma_px=sigma_px, centre=centre,
+                       background=background, n_harmonics=n_harmonics, n_theta=n_theta, **settings)
+    st.check()
+    from ...backend.device import resolve_device
+
+    dev = resolve_device(device) if scheduler is None else device
+    func = _BlockMatcher(library, st, data.sig_shape, dev, centre_px)
+    func.matcher()  # validate geometry early (clear errors before any data is read)
+    arr = data.data
+    nav_ndim = len(data.nav_axes)
+    if nav_ndim == 0:
+        arr = arr[None]
+        nav_ndim = 1
+    out = stream_reduce(arr, func, nav_ndim=nav_ndim, memory_budget=memory_budget, progress=sub["matching"],
+                        cancel=cancel, scheduler=scheduler, threads=1, message="orientation mapping")
+    if not data.nav_axes:
+        out = {k: v[0] for k, v in out.items()}
+    return OrientationResult(dataset_axes=data.nav_axes, library=library, settings=st, arrays=out,
+                             voltage_kv=voltage, name=data.name)
