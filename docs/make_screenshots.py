@@ -52,6 +52,34 @@ def explorer_shots():
     viewer.close()
 
 
+def phasefield_shots(steps=400):
+    from stemlab.plugin.layers import image_layer_data
+    from stemlab.plugin.phasefield_widget import PhaseFieldWidget
+    from stemlab.simulate.video import phase_transformation_video
+
+    viewer = napari.Viewer(show=True, title="napari-stemlab: phase-field fit")
+    viewer.window._qt_window.resize(1600, 1000)
+    data, kwargs, _ = image_layer_data(phase_transformation_video(dose=30.0), name="HAADF video (dose 30)")
+    viewer.add_image(data, **kwargs)
+    widget = PhaseFieldWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Phase-field fit", area="right")
+    widget.steps.setValue(steps)
+    widget.run()
+    settle(viewer, widget)
+    viewer.dims.set_point(0, 10.0)
+    viewer.canvas.overlays.scale_bar.visible = True
+    shots = (("phasefield.png", lambda name: "denoised" in name or "interface" in name, False),
+             ("phasefield_input.png", lambda name: name == "HAADF video (dose 30)", True),
+             ("phasefield_order_parameter.png", lambda name: "order parameter" in name, True))
+    for filename, shown, canvas_only in shots:
+        for layer in viewer.layers:
+            layer.visible = shown(layer.name)
+        settle(viewer)
+        viewer.reset_view()
+        viewer.screenshot(str(IMAGES / filename), canvas_only=canvas_only)
+    viewer.close()
+
+
 def reader_shots():
     path = SHARED / "images" / "gatan_adf_se_mos2.dm3"
     if not path.exists():
@@ -70,4 +98,5 @@ if __name__ == "__main__":
     IMAGES.mkdir(exist_ok=True)
     explorer_shots()
     reader_shots()
+    phasefield_shots()
     print(f"screenshots written to {IMAGES}")

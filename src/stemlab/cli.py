@@ -12,7 +12,7 @@ from .errors import StemlabError
 
 # Modules that add analysis subcommands: each has ``register(subparsers)``.
 ANALYSIS_COMMANDS: tuple[str, ...] = ("stemlab.diffraction.orientation.command", "stemlab.symmetry.command",
-                                      "stemlab.classify.command")
+                                      "stemlab.classify.command", "stemlab.phasefield.command")
 
 
 def add_calibration_options(parser: argparse.ArgumentParser):

@@ -1,0 +1,117 @@
+"""fit_phasefield: outputs, calibration, resume, poor-fit detection, errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+
+from stemlab.backend.progress import CancelToken  # noqa: E402
+from stemlab.errors import Cancelled, ParameterError  # noqa: E402
+from stemlab.phasefield import fit_phasefield, interface_width_from_field  # noqa: E402
+
+from pf_videos import noise_video, rigid_pattern_video  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def quick_fit(small_video):
+    return fit_phasefield(small_video, "allen-cahn", steps=40, downsample=2, device="cpu")
+
+
+def test_outputs_keep_the_calibration(small_video, quick_fit):
+    res = quick_fit
+    T, H, W = small_video.shape
+    assert res.denoised.shape == (T, H, W) and res.interface.shape == (T, H, W)
+    assert res.order_parameter.shape == (T, H // 2, W // 2)
+    ds = res.to_datasets()
+    assert ds["denoised"].axes == small_video.axes
+    coarse = ds["order_parameter"].axes
+    assert coarse[1].scale == pytest.approx(2 * small_video.axes[1].scale) and coarse[1].units == "nm"
+    assert coarse[1].offset == pytest.approx(0.5 * small_video.axes[1].scale)  # centre of a 2 x 2 block
+    assert coarse[0].units == "s" and ds["interface"].data.dtype == np.uint8
+    assert set(np.unique(res.interface)) <= {0, 1}
+    assert res.phase_fraction.shape == (T,) and res.interface_velocity.shape == (T - 1,)
+
+
+def test_parameters_have_units_and_identifiability(quick_fit):
+    p = quick_fit.parameters
+    assert p["values"]["M*kappa"]["units"] == "nm^2/s"
+    assert p["values"]["M*W"]["units"] == "1/s"
+    assert p["values"]["interface_width"]["units"] == "nm"
+    assert set(p["identifiable"]) >= {"M*kappa", "M*W", "M*dG", "interface_width"}
+    assert "gauge" in p["values"]["kappa"]["note"]
+    assert len(quick_fit.history["loss"]) > 3 and np.isfinite(quick_fit.history["loss"]).all()
+    q = quick_fit.quality
+    assert {"poor_fit", "message", "reduced_chi2", "pde_explained_fraction"} <= set(q)
+
+
+def test_save_writes_the_documented_keys(quick_fit, tmp_path):
+    path = tmp_path / "fit.npz"
+    quick_fit.save(path)
+    with np.load(path) as f:
+        assert {"order_parameter", "denoised", "interface", "parameters", "history_loss"} <= set(f.files)
+        params = json.loads(str(f["parameters"]))
+    assert params["values"]["M*W"]["units"] == "1/s" and "quality" in params
+
+
+def test_cancel_keeps_a_state_that_resumes(small_video):
+    token = CancelToken()
+    seen = []
+
+    def callback(info):
+        seen.append(info["step"])
+        if info["step"] >= 10:
+            token.cancel()
+
+    with pytest.raises(Cancelled) as caught:
+        fit_phasefield(small_video, steps=30, cancel=token, callback=callback, callback_every=5)
+    state = caught.value.state
+    assert 10 <= state.step < 30
+    res = fit_phasefield(small_video, steps=30, state=state)
+    assert res.quality["steps"] == 30 and res.history["step"][-1] == 30
+
+
+def test_resume_with_other_settings_is_refused(quick_fit, small_video):
+    with pytest.raises(ParameterError, match="another set-up"):
+        fit_phasefield(small_video, steps=50, downsample=1, state=quick_fit.state)
+
+
+def test_bad_inputs_name_the_fix(small_video):
+    with pytest.raises(ParameterError, match="video"):
+        fit_phasefield(np.zeros((8, 8)), steps=1)
+    with pytest.raises(ParameterError, match="frames"):
+        fit_phasefield(small_video, steps=1, frames=(5, 6))
+    with pytest.raises(ParameterError, match="crop"):
+        fit_phasefield(small_video, steps=1, crop=(0, 500, 0, 10))
+    with pytest.raises(ParameterError, match="allen-cahn"):
+        fit_phasefield(small_video, model="heat", steps=1)
+
+
+def test_interface_width_of_a_tanh_profile():
+    x = np.arange(200) * 0.02
+    delta = 0.3
+    u = 0.5 * (1 + np.tanh((x - 2.0) / delta))[None, :].repeat(8, 0)
+    assert interface_width_from_field(u, 0.02) == pytest.approx(delta, rel=0.02)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [noise_video, rigid_pattern_video])
+def test_videos_without_phase_field_physics_are_poor_fits(make):
+    res = fit_phasefield(make(), "allen-cahn", steps=150)
+    assert res.poor_fit, res.quality["message"]
+    assert res.quality["message"].startswith("Poor fit")
+    assert set(res.quality["uncertain_parameters"]) >= {"M*kappa", "M*W"}
+
+
+def test_cuda_matches_cpu(small_video):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    cpu = fit_phasefield(small_video, steps=20, device="cpu")
+    gpu = fit_phasefield(small_video, steps=20, device="cuda")
+    np.testing.assert_allclose(gpu.order_parameter, cpu.order_parameter, atol=2e-3)
+    for name in ("M*kappa", "M*W"):
+        assert gpu.parameters["values"][name]["value"] == pytest.approx(
+            cpu.parameters["values"][name]["value"], rel=1e-3)
