@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 
 def stemlab(*args, check=True):
@@ -52,12 +53,17 @@ def test_virtual_writes_calibrated_images(tmp_path, small_scan):
         assert "calibration" in result.files
 
 
+@pytest.mark.slow
 def test_demo_writes_results_and_figures(tmp_path, monkeypatch):
+    from orix.io import load
+
     monkeypatch.setenv("STEMLAB_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "demo"
     summary = stemlab("demo", "-o", str(out)).stdout
-    for name in ("4dstem_results.npz", "4dstem.png", "haadf_samples.png"):
+    for name in ("4dstem_results.npz", "4dstem.png", "haadf_samples.png", "orientation_map.h5",
+                 "haadf_results.npz", "haadf_analyses.png"):
         assert (out / name).stat().st_size > 1000, name
     with np.load(out / "4dstem_results.npz") as results:
         assert results["BF"].shape == results["ADF"].shape == (48, 48)
-    assert "rms error" in summary
+    assert load(str(out / "orientation_map.h5")).shape == (16, 16)
+    assert "rms error" in summary and "segments (truth 3)" in summary

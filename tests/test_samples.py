@@ -62,3 +62,15 @@ def test_version_change_and_corruption_regenerate(cache, monkeypatch):
     assert ds.shape == (512, 512)
     assert json.loads(json_file.read_text())["kind"] == "image"
     assert not list(cache.glob("*.tmp"))
+
+
+def test_subset_keeps_calibration():
+    from stemlab.samples import sample_4dstem
+
+    ds = sample_4dstem()
+    part = ds.subset(scan_y=slice(4, 20, 2), kx=slice(10, None))
+    assert part.shape == (8, 48, 128, 118)
+    assert part.axes[0].offset == ds.axes[0].offset + 4 * ds.axes[0].scale
+    assert part.axes[0].scale == 2 * ds.axes[0].scale
+    assert part.axes[3].offset == ds.axes[3].offset + 10 * ds.axes[3].scale
+    assert part.axes[3].units == ds.axes[3].units

@@ -125,6 +125,19 @@ class Dataset:
         axes = tuple(replace(a, **changes_by_name.get(a.name, {})) for a in self.axes)
         return replace(self, axes=axes)
 
+    def subset(self, **slices: slice) -> "Dataset":
+        """The part given by a slice per axis name, calibration kept: ``ds.subset(scan_y=slice(0, 16))``."""
+        unknown = set(slices) - set(self.axis_labels)
+        if unknown:
+            raise ParameterError(f"No axis named {sorted(unknown)}; axes are {self.axis_labels}.")
+        index, axes = [], []
+        for axis in self.axes:
+            start, stop, step = slices.get(axis.name, slice(None)).indices(axis.size)
+            index.append(slice(start, stop, step))
+            axes.append(replace(axis, size=len(range(start, stop, step)), offset=axis.offset + start * axis.scale,
+                                scale=axis.scale * step))
+        return replace(self, data=self.data[tuple(index)], axes=tuple(axes))
+
     def with_data(self, data, axes=None, kind=None, name=None, **metadata) -> "Dataset":
         """A result on (part of) this dataset's axes, keeping its metadata and source."""
         return Dataset(
