@@ -107,6 +107,19 @@ def test_grains_of_one_phase_at_different_orientations():
     assert found == pytest.approx([5.0, 12.0, 37.0], abs=2.5)
 
 
+def test_grain_boundary_is_not_a_segment():
+    """Two Al grains (12 and 37 degrees) meeting at a curved boundary: two segments, not a
+    third one for the band where the patch straddles the boundary."""
+    full = haadf_image((384, 192), pixel_size=PIXEL, seed=3, dose=40, phases=("Al", "Al"),
+                       rotations_deg=(12.0, 37.0, 12.0))
+    image = np.asarray(full.data)[:192]  # the top half: no precipitate ellipse
+    truth = full.metadata["ground_truth"]["labels"][:192]
+    assert set(np.unique(truth)) == {0, 1}
+    res = segment(Dataset(image, (Axis("y", 192, PIXEL, 0, "nm"), Axis("x", 192, PIXEL, 0, "nm"))), device="cpu")
+    assert res.n_segments == 2
+    assert match_accuracy(res.labels.data, truth) > 0.95
+
+
 @pytest.mark.slow
 def test_model_reused_on_new_image_and_fixed_k(sample, sample_result):
     model = sample_result.model

@@ -237,10 +237,14 @@ def symmetry_descriptors(image, ops: OperationSet, sigma: float, *, stride: int 
             k += 1
         if len(ops.mirror_angles):
             theta = torch.as_tensor(np.radians(ops.mirror_angles), dtype=torch.float32, device=dev)
-            phase = torch.polar(weights[None].expand(len(theta), -1).contiguous(), 2 * theta[:, None] * m_idx[None])
-            for a0 in range(0, len(theta), 32):
-                mir = torch.einsum("am,mhw->ahw", phase[a0:a0 + 32], Q).real / C
-                out[k + a0:k + a0 + len(mir)] = mir.clamp(-1, 1).cpu().numpy()
+            # Re sum_m w_m e^{2 i m theta} Q_m as one real matrix product over [Re Q; Im Q]
+            ang = 2 * theta[:, None] * m_idx[None]
+            A = torch.cat([weights * torch.cos(ang), -weights * torch.sin(ang)], 1)  # (angles, 2(M+1))
+            B = torch.cat([Q.real, Q.imag]).reshape(2 * (M + 1), -1)
+            inv_c = (1.0 / C).reshape(-1)
+            for a0 in range(0, len(theta), 64):
+                mir = (A[a0:a0 + 64] @ B).mul_(inv_c).clamp_(-1, 1)
+                out[k + a0:k + a0 + len(mir)] = mir.reshape(-1, gh, gw).cpu().numpy()
         done += 1
     report(progress, total, total, "symmetry descriptors")
     return out

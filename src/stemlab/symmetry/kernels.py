@@ -34,15 +34,16 @@ def translation_correlations(image, mean, var, g, shifts, p0, stride, gh, gw, ou
         r0 = p0 + i * stride - R
         for k in range(L):
             gk = g[k]
-            a = image[r0 + k]
-            b = image[r0 + k + dy]
+            a = image[r0 + k, c0:c0 + wn]  # views: plain 0-based loops vectorise
+            b = image[r0 + k + dy, c0 + dx:c0 + dx + wn]
             for c in range(wn):
-                col[c] += gk * a[c0 + c] * b[c0 + c + dx]
+                col[c] += gk * a[c] * b[c]
         r = p0 + i * stride
         for j in range(gw):
             acc = np.float32(0.0)
+            seg = col[j * stride:j * stride + L]
             for l in range(L):
-                acc += g[l] * col[j * stride + l]
+                acc += g[l] * seg[l]
             c = p0 + j * stride
             den = np.sqrt(var[r, c] * var[r + dy, c + dx])
             v = (acc - mean[r, c] * mean[r + dy, c + dx]) / den

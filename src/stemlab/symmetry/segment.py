@@ -3,8 +3,7 @@
 Pipeline: descriptors on a grid of ``stride`` px (:mod:`.descriptors`) -> max-pool over one
 unit cell, Gaussian-smooth over half of one -> standardise each operation -> PCA ->
 k-means (k-means++ initialised) with the number of segments chosen by the silhouette
-score (or given) ->
-principal-component maps upsampled bilinearly to every pixel -> one label per pixel.
+score, skipping counts that split off an interface band (or given) -> principal-component maps upsampled bilinearly to every pixel -> one label per pixel.
 Videos: the model (operations, scaling, PCA, cluster centres) is fitted on one or a few
 frames and applied unchanged to every frame, so label k means the same thing at all times.
 """
@@ -187,6 +186,10 @@ def fit_model(descriptor_stack: list[np.ndarray], ops: OperationSet, *, sigma_px
     n_components = int(min(n_components, len(evals)))
     comps = vt[:n_components]
     Y = Z @ comps.T
+    # PC map of the first fit frame's interior, to look at the clusters' shapes
+    d0 = descriptor_stack[0][:, interior[0], interior[1]]
+    grid_pcs = (((d0.reshape(d0.shape[0], -1).T - mean) / scale) @ comps.T).reshape(*d0.shape[1:], -1)
+    thin_radius = 0.5 * 4 * sigma_px / stride  # half a patch, in grid steps
     check(cancel)
 
     def fit(k):
@@ -205,7 +208,7 @@ def fit_model(descriptor_stack: list[np.ndarray], ops: OperationSet, *, sigma_px
             lab = model.labels_[idx]
             score = silhouette(Y[idx], lab)
             scores[k] = score
-            if score > best_score and not transitional(model.cluster_centers_):
+            if score > best_score and not interface_cluster(model, grid_pcs, thin_radius):
                 best_k, best_score, best_model = k, score, model
         if best_model is None:  # every K had an interface cluster: plain silhouette
             best_k = max(scores, key=scores.get)
@@ -230,18 +233,27 @@ def fit_model(descriptor_stack: list[np.ndarray], ops: OperationSet, *, sigma_px
 
 
 SINGLE_PHASE_SILHOUETTE = 0.3
-TRANSITION_DISTANCE = 0.3  # see transitional()
+TRANSITION_DISTANCE = 0.5  # see interface_cluster()
+THIN_SURVIVING = 0.25
 
 
-def transitional(centres: np.ndarray) -> bool:
-    """True when one cluster centre lies on the way between two others: within
-    TRANSITION_DISTANCE x |c_b - c_a| of the segment c_a -> c_b, between 10 and 90 % of the way.
+def interface_cluster(model, grid_pcs: np.ndarray, thin_radius: float) -> bool:
+    """True when one cluster looks like the band where the patch straddles an interface or a
+    grain boundary: its centre lies on the way between two other centres (10-90 % along
+    the segment c_a -> c_b, within TRANSITION_DISTANCE x |c_b - c_a| of it: its descriptors
+    mix both sides) and it is thin (less than THIN_SURVIVING of its grid points survive an
+    erosion by a disk of ``thin_radius`` grid steps, half a patch). With the silhouette alone
+    such a band often wins one extra segment; the automatic count skips K that have one."""
+    from scipy import ndimage
 
-    Such a cluster is the band where the patch straddles an interface or a grain boundary
-    (its descriptors mix those of both sides); with the silhouette alone it often wins one
-    extra segment. The automatic count skips K that have one; a given K is not affected."""
+    centres = model.cluster_centers_
     k = len(centres)
+    labels = None
+    r = int(np.ceil(thin_radius))
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    disk = yy**2 + xx**2 <= thin_radius**2
     for c in range(k):
+        between = False
         for a in range(k):
             for b in range(a + 1, k):
                 if c in (a, b):
@@ -252,9 +264,23 @@ def transitional(centres: np.ndarray) -> bool:
                     continue
                 lam = float((centres[c] - centres[a]) @ ab) / n2
                 dist = np.linalg.norm(centres[a] + lam * ab - centres[c]) / np.sqrt(n2)
-                if 0.1 <= lam <= 0.9 and dist < TRANSITION_DISTANCE:
-                    return True
+                between |= 0.1 <= lam <= 0.9 and dist < TRANSITION_DISTANCE
+        if not between:
+            continue
+        if labels is None:
+            with _one_thread():
+                labels = model.predict(grid_pcs.reshape(-1, grid_pcs.shape[-1])).reshape(grid_pcs.shape[:2])
+        mask = labels == c
+        core = ndimage.binary_erosion(mask, structure=disk, border_value=1)
+        if core.sum() < THIN_SURVIVING * max(mask.sum(), 1):
+            return True
     return False
+
+
+def _one_thread():
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1)
 
 
 def silhouette(X: np.ndarray, labels: np.ndarray) -> float:
@@ -341,7 +367,7 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
 
     ``patch``, ``window``: patch size (Gaussian window, 4 sigma across) and search-window
     diameter as lengths in the image's units (float) or strings ('0.6nm', '20px'); default
-    3 lattice spacings each. ``stride``: descriptor grid step in px (default sigma/2).
+    2 and 3 lattice spacings. ``stride``: descriptor grid step in px (default lattice spacing / 4).
     ``segments``: 'auto' (silhouette over 2..``max_segments``, 1 if no clustering is
     convincing) or an integer. ``families``, ``n_translations``, ``rotation_orders``,
     ``n_mirrors``: the operations. ``fit_frames``: frames a video's model is fitted on
