@@ -25,7 +25,13 @@ from qtpy.QtWidgets import (
 from ..dataset import Dataset
 from ..errors import StemlabError
 from .layers import image_layer_data, labels_layer_data, layer_to_dataset
+from .layer_picker import LayerPicker, image_layer
 from .tasks import TaskPanel
+
+
+def _classifiable(layer) -> bool:
+    """Grey-level images and stacks that are not themselves classification results."""
+    return image_layer(2)(layer) and not (isinstance(layer.metadata, dict) and "classification" in layer.metadata)
 
 
 class ClassifyWidget(QWidget):
@@ -36,7 +42,7 @@ class ClassifyWidget(QWidget):
         self.viewer = napari_viewer
         self.result = None
         self.result_layers = []
-        self.layer_combo = QComboBox()
+        self.layer_combo = LayerPicker(self.viewer, _classifiable)
         self.window = QDoubleSpinBox()
         self.window.setRange(6.0, 24.0)
         self.window.setValue(12.0)
@@ -84,26 +90,8 @@ class ClassifyWidget(QWidget):
         layout.addWidget(self.summary)
         layout.addStretch(1)
 
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
-        self._refresh_layers()
 
     # -- layers ------------------------------------------------------------------------
-    def _image_layers(self):
-        return [layer for layer in self.viewer.layers
-                if getattr(layer, "_type_string", "") == "image" and not layer.rgb and layer.data.ndim >= 2
-                and not (isinstance(layer.metadata, dict) and "classification" in layer.metadata)]
-
-    def _refresh_layers(self, event=None):
-        current = self.layer_combo.currentText()
-        names = [layer.name for layer in self._image_layers()]
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        self.layer_combo.addItems(names)
-        if current in names:
-            self.layer_combo.setCurrentText(current)
-        self.layer_combo.blockSignals(False)
-
     def input_dataset(self) -> Dataset:
         """The chosen layer as a 2D calibrated Dataset (the current frame of a stack)."""
         name = self.layer_combo.currentText()

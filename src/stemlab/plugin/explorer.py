@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtWidgets import (
-    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -25,6 +24,7 @@ from qtpy.QtWidgets import (
 from ..dataset import Dataset
 from ..errors import StemlabError
 from . import detector_shapes as shapes
+from .layer_picker import LayerPicker
 from .layers import META_KEY, image_layer_data, layer_to_dataset, napari_units
 from .scan_view import ScanView
 from .tasks import TaskPanel
@@ -53,9 +53,8 @@ class ExplorerWidget(QWidget):
         self.preview_stride = 1
         self.detector_layers = []
         self._centres = None  # BeamCentres from "Find centre"
-        self._building = False
 
-        self.layer_combo = QComboBox()
+        self.layer_combo = LayerPicker(self.viewer, is_4dstem_layer)
         self.layer_combo.currentIndexChanged.connect(self._source_changed)
         self.scan_view = ScanView(on_probe=self._probe_from_scan)
         self.probe_label = QLabel("probe: -")
@@ -91,11 +90,8 @@ class ExplorerWidget(QWidget):
         layout.addWidget(self._calibration_box())
         layout.addWidget(self.tasks)
 
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
         self.viewer.dims.events.current_step.connect(self._probe_from_dims)
-        self.destroyed.connect(lambda *_: None)
-        self._refresh_layers()
+        self._source_changed()
 
     # -- UI pieces ---------------------------------------------------------------------
     def _calibration_box(self) -> QWidget:
@@ -126,33 +122,14 @@ class ExplorerWidget(QWidget):
         super().closeEvent(event)
 
     def _disconnect_viewer(self):
-        for emitter, handler in ((self.viewer.layers.events.inserted, self._refresh_layers),
-                                 (self.viewer.layers.events.removed, self._refresh_layers),
-                                 (self.viewer.dims.events.current_step, self._probe_from_dims)):
-            emitter.disconnect(handler)
+        self.layer_combo.disconnect_viewer()
+        self.viewer.dims.events.current_step.disconnect(self._probe_from_dims)
 
     # -- choosing the dataset ----------------------------------------------------------
-    def _refresh_layers(self, event=None):
-        current = self.layer_combo.currentText()
-        names = [layer.name for layer in self.viewer.layers if is_4dstem_layer(layer)]
-        self._building = True
-        self.layer_combo.clear()
-        self.layer_combo.addItems(names)
-        self._building = False
-        if current in names:
-            self.layer_combo.setCurrentText(current)
-        elif names:
-            self.layer_combo.setCurrentIndex(len(names) - 1)
-        if self.source is not None and self.source.name not in names:
-            self._set_source(None)
-        elif self.layer_combo.currentText() and (self.source is None or self.source.name != self.layer_combo.currentText()):
-            self._source_changed()
-
     def _source_changed(self, *_):
-        if self._building:
-            return
-        name = self.layer_combo.currentText()
-        self._set_source(self.viewer.layers[name] if name in self.viewer.layers else None)
+        layer = self.layer_combo.layer()
+        if layer is not self.source:
+            self._set_source(layer)
 
     def _set_source(self, layer):
         for det in list(self.detector_layers):

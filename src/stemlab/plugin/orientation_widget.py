@@ -15,6 +15,7 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
 
 from ..errors import StemlabError
 from .layers import image_layer_data, labels_layer_data, layer_to_dataset
+from .layer_picker import LayerPicker, image_layer
 from .tasks import TaskPanel
 
 SPOTS_LAYER = "template spots"
@@ -31,7 +32,7 @@ class OrientationWidget(QWidget):
         self.result = None
         self._matcher = None
         self._matcher_key = None
-        self.layer_combo = QComboBox()
+        self.layer_combo = LayerPicker(self.viewer, image_layer(3))
         self.phase_list = QListWidget()
         for name, path in shipped_cifs().items():
             item = QListWidgetItem(name)
@@ -79,20 +80,8 @@ class OrientationWidget(QWidget):
         layout.addWidget(QLabel("Top candidates"))
         layout.addWidget(self.candidates_text)
         layout.addWidget(self.tasks)
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
-        self._refresh_layers()
 
     # -- inputs --------------------------------------------------------------------------------
-    def _refresh_layers(self, event=None):
-        current = self.layer_combo.currentText()
-        self.layer_combo.clear()
-        names = [layer.name for layer in self.viewer.layers
-                 if getattr(layer, "_type_string", "") == "image" and not layer.rgb and layer.data.ndim >= 3]
-        self.layer_combo.addItems(names)
-        if current in names:
-            self.layer_combo.setCurrentText(current)
-
     def add_cif(self, path):
         """Add (and tick) a CIF file to the phase list."""
         from pathlib import Path

@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import Cancelled, ParameterError
 from .layers import META_KEY, image_layer_data, labels_layer_data, layer_to_dataset
+from .layer_picker import LayerPicker
 from .tasks import TaskPanel
 
 MODELS = {"Allen-Cahn (non-conserved)": "allen-cahn", "Cahn-Hilliard (conserved)": "cahn-hilliard"}
@@ -58,7 +59,7 @@ class PhaseFieldWidget(QWidget):
         self._state_settings = None
         self._last_info = None
 
-        self.layer_combo = QComboBox()
+        self.layer_combo = LayerPicker(self.viewer, is_video_layer)
         self.model_combo = QComboBox()
         self.model_combo.addItems(list(MODELS))
         self.frame_start = QSpinBox()
@@ -128,23 +129,10 @@ class PhaseFieldWidget(QWidget):
 
         self._relay = _LiveRelay()
         self._relay.update.connect(self._show_live)
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
         self.layer_combo.currentIndexChanged.connect(self._layer_changed)
-        self._refresh_layers()
-
-    # -- layer choice -----------------------------------------------------------------------
-    def _refresh_layers(self, event=None):
-        current = self.layer_combo.currentText()
-        names = [layer.name for layer in self.viewer.layers if is_video_layer(layer)]
-        self.layer_combo.blockSignals(True)
-        self.layer_combo.clear()
-        self.layer_combo.addItems(names)
-        if current in names:
-            self.layer_combo.setCurrentText(current)
-        self.layer_combo.blockSignals(False)
         self._layer_changed()
 
+    # -- layer choice -----------------------------------------------------------------------
     def _layer_changed(self, *_):
         layer = self.source_layer()
         if layer is not None:

@@ -12,6 +12,7 @@ from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, Q
                             QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from .layers import image_layer_data, labels_layer_data, layer_to_dataset
+from .layer_picker import LayerPicker, image_layer
 from .tasks import TaskPanel
 
 
@@ -22,7 +23,7 @@ class SegmentWidget(QWidget):
         super().__init__(parent)
         self.viewer = napari_viewer
         self.result = None
-        self.layer_box = QComboBox()
+        self.layer_box = LayerPicker(self.viewer, image_layer(2, 3))
         self.patch = _spin(0.0, 1e6, 4, "auto")
         self.window = _spin(0.0, 1e6, 4, "auto")
         self.unit_label = QLabel("")
@@ -78,28 +79,10 @@ class SegmentWidget(QWidget):
         self.canvas, self.figure = _figure()
         if self.canvas is not None:
             layout.addWidget(self.canvas, 1)
-        self.viewer.layers.events.inserted.connect(self._refresh_layers)
-        self.viewer.layers.events.removed.connect(self._refresh_layers)
         self.layer_box.currentIndexChanged.connect(self._show_units)
-        self._refresh_layers()
-
-    # -- layer choice ------------------------------------------------------------------------
-    def _image_layers(self):
-        from napari.layers import Image
-
-        return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.data.ndim in (2, 3)]
-
-    def _refresh_layers(self, *_):
-        current = self.layer_box.currentText()
-        self.layer_box.blockSignals(True)
-        self.layer_box.clear()
-        names = [layer.name for layer in self._image_layers()]
-        self.layer_box.addItems(names)
-        if current in names:
-            self.layer_box.setCurrentText(current)
-        self.layer_box.blockSignals(False)
         self._show_units()
 
+    # -- layer choice ------------------------------------------------------------------------
     def _show_units(self, *_):
         layer = self._layer()
         unit = ""
@@ -108,11 +91,7 @@ class SegmentWidget(QWidget):
         self.unit_label.setText(unit if unit and unit != "pixel" else "px")
 
     def _layer(self):
-        name = self.layer_box.currentText()
-        for layer in self._image_layers():
-            if layer.name == name:
-                return layer
-        return None
+        return self.layer_box.layer()
 
     # -- running -----------------------------------------------------------------------------
     def parameters(self) -> dict:
