@@ -12,6 +12,10 @@ Scan kinds (--kinds): 'zone' = the default sample (75 % of grains within 1 deg o
 zone axis: fcc/bcc [111], [112], bcc [113] are kinematically ambiguous), 'tilted' = every grain
 2-5 deg off a zone axis, 'random' = orientations uniform over SO(3). All with an unmodelled
 per-reflection intensity jitter (--jitter, log-normal) and the data/library relrod mismatch.
+SPED / geometry (stemlab library follows the data, pyxem's does not: use --no-pyxem): --precession (deg),
+--data-s-width / --lib-s-width (relrod widths, 1/A), --reciprocal-pixel (1/A per px of the
+128 px detector; 0.03 reaches ~1.9 1/A), e.g. --precession 1 --data-s-width 0.025
+--lib-s-width 0.025 --reciprocal-pixel 0.03 (docs/orientation.md, 'Accuracy with precession').
 --dose takes several values for a dose sweep (stemlab only beyond the first dose unless
 --pyxem-all-doses).
 
@@ -49,13 +53,15 @@ def accuracy(rot_s2c, phase_found, gt, phases):
     return float(np.mean(ang < 2.0)), float(np.mean(phase_found == truth)), ang
 
 
-def run_stemlab(ds, phases, res_deg, device, n_refine=4):
+def run_stemlab(ds, phases, res_deg, device, n_refine=4, precession_deg=0.0, s_width=0.02):
     from orix.quaternion import Rotation
 
     from stemlab.diffraction.orientation import build_library, index_orientations
 
     t0 = time.perf_counter()
-    lib = build_library(phases, resolution_deg=res_deg, g_max=1.5, s_width=0.02, cache=False)
+    g_max = max(1.5, min(ds.data.shape[-2:]) / 2 * ds.axes[-1].scale + 0.05)  # the inscribed detector circle
+    lib = build_library(phases, resolution_deg=res_deg, g_max=g_max, s_width=s_width, precession_deg=precession_deg,
+                        cache=False)
     t_lib = time.perf_counter() - t0
     index_orientations(ds.data[:2, :2], phases, library=lib, device=device, calibration=ds.axes[-1].scale)  # warm-up
     t0 = time.perf_counter()
@@ -122,6 +128,12 @@ def main(argv=None):
     ap.add_argument("--kinds", nargs="+", default=["zone", "tilted", "random"], choices=list(SCAN_KINDS))
     ap.add_argument("--jitter", type=float, default=0.2)
     ap.add_argument("--n-refine", type=int, nargs="+", default=[4], help="stemlab candidates refined per phase (0: none)")
+    ap.add_argument("--precession", type=float, default=0.0,
+                    help="precession semi-angle (deg) of the simulated data AND the stemlab library (SPED)")
+    ap.add_argument("--data-s-width", type=float, default=0.012, help="relrod width of the simulated data (1/A)")
+    ap.add_argument("--lib-s-width", type=float, default=0.02, help="relrod width of the stemlab library (1/A)")
+    ap.add_argument("--reciprocal-pixel", type=float, default=0.0165,
+                    help="detector calibration (1/A per px; 128 px): larger = shorter camera length, more reflections")
     ap.add_argument("--no-pyxem", action="store_true")
     ap.add_argument("--pyxem-all-doses", action="store_true")
     ap.add_argument("--device", default="cpu")
@@ -134,17 +146,21 @@ def main(argv=None):
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
     phases = [resolve_phase("Al"), resolve_phase("alpha-Fe")]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
+          f"precession {args.precession} deg, relrod data {args.data_s_width} / library {args.lib_s_width} 1/A")
     print(f"{'method':<11} {'kind':<7} {'dose':>7} {'N':>5} {'templates':>9} {'library s':>9} {'patterns/s':>10} "
           f"{'<2 deg':>7} {'equiv':>6} {'phase':>6}")
     for kind in args.kinds:
         for di, dose in enumerate(args.dose):
             ds = two_phase_scan(scan_shape=(args.scan, args.scan), dose=dose, seed=7, descan_offset=(0, 0),
                                 descan_gradient=((0, 0), (0, 0)), intensity_jitter=args.jitter,
+                                precession_deg=args.precession, s_width=args.data_s_width,
+                                reciprocal_pixel=args.reciprocal_pixel,
                                 n_grains=max(14, args.scan * args.scan // 12), **SCAN_KINDS[kind])
             gt = ds.metadata["ground_truth"]
             n = gt["phase"].size
-            runs = [(f"stemlab-r{k}", lambda k=k: run_stemlab(ds, phases, args.resolution, args.device, k))
+            runs = [(f"stemlab-r{k}", lambda k=k: run_stemlab(ds, phases, args.resolution, args.device, k,
+                                                         args.precession, args.lib_s_width))
                     for k in args.n_refine]
             if not args.no_pyxem and (di == 0 or args.pyxem_all_doses):
                 runs.append(("pyxem", lambda: run_pyxem(ds, phases, args.resolution, n_r=62)))

@@ -252,3 +252,24 @@ def test_random_orientations_refinement_and_limits(lib):
     fine = evaluate_map(index_orientations(ds, lib.phases, library=lib, device="cpu", centre="fixed"), ds)
     assert fine["within_2deg"] > coarse["within_2deg"] and fine["equivalent_fraction"] > coarse["equivalent_fraction"]
     assert fine["phase"] >= 0.75 and fine["equivalent_fraction"] >= 0.3
+
+
+@pytest.mark.slow
+def test_precession_thin_foil_random_orientations_reach_goal():
+    """SPED-like data (precession 1 deg, thin foil: relrod 0.025 1/A, detector reaching ~1.9 1/A)
+    carry enough reflections per pattern: uniformly random Al + alpha-Fe orientations, Poisson
+    noise and an unmodelled intensity jitter are indexed with >= 99 % right phase and >= 99 %
+    within 2 deg or kinematically equivalent when the library has the same precession and relrod
+    width (docs/orientation.md, 'Accuracy with precession'). Measured on this scan: 96 % within
+    2 deg (the 4 misses, two grains, are ~37-deg ZOLZ ambiguities near a zone axis, orientation
+    reliability <= 3), 100 % equivalent, 100 % phase; 100 / 100 / 100 % on the benchmark's 16 x 16 scan."""
+    from stemlab.diffraction.orientation.evaluate import evaluate_map
+
+    cal = 0.03
+    ds = two_phase_scan(scan_shape=(10, 10), n_grains=50, zone_axis_fraction=0.0, seed=5, descan_offset=(0, 0),
+                        descan_gradient=((0, 0), (0, 0)), reciprocal_pixel=cal, s_width=0.025,
+                        precession_deg=1.0, intensity_jitter=0.2)
+    lib_p = build_library(["Al", "alpha-Fe"], resolution_deg=1.0, g_max=64 * cal + 0.05, s_width=0.025,
+                          precession_deg=1.0, cache=False)
+    ev = evaluate_map(index_orientations(ds, lib_p.phases, library=lib_p, device="cpu", centre="fixed"), ds)
+    assert ev["within_2deg"] >= 0.95 and ev["equivalent_fraction"] >= 0.99 and ev["phase"] >= 0.99
