@@ -80,6 +80,68 @@ def phasefield_shots(steps=400):
     viewer.close()
 
 
+def analysis_shot(widget_class, dock_name, filename, layer_data, visible):
+    """Open ``layer_data`` (a LayerDataTuple), run a widget on it, keep ``visible`` layers, screenshot."""
+    viewer = napari.Viewer(show=True, title=f"napari-stemlab: {dock_name}")
+    viewer.window._qt_window.resize(1500, 950)
+    data, kwargs, _ = layer_data
+    viewer.add_image(data, **kwargs)
+    widget = widget_class(viewer)
+    viewer.window.add_dock_widget(widget, name=dock_name, area="right")
+    widget.run()
+    settle(viewer, widget)
+    for layer in viewer.layers:
+        layer.visible = visible(layer.name)
+    viewer.canvas.overlays.scale_bar.visible = True
+    settle(viewer)
+    viewer.reset_view()
+    viewer.screenshot(str(IMAGES / filename), canvas_only=False)
+    viewer.close()
+
+
+def image_analysis_shots():
+    from stemlab.plugin.classify_widget import ClassifyWidget
+    from stemlab.plugin.layers import image_layer_data
+    from stemlab.plugin.orientation_widget import OrientationWidget
+    from stemlab.plugin.segment_widget import SegmentWidget
+    from stemlab.samples import sample_4dstem, sample_haadf
+
+    haadf = image_layer_data(sample_haadf())
+    analysis_shot(SegmentWidget, "Symmetry segmentation", "segmentation_widget.png", haadf,
+                  lambda name: True)
+    analysis_shot(ClassifyWidget, "Crystal classification", "classification_widget.png", haadf,
+                  lambda name: "uncertainty" in name or name == haadf[1]["name"])
+    corner = sample_4dstem().subset(scan_y=slice(0, 16), scan_x=slice(0, 16))
+    orientation_shot(image_layer_data(corner, name="sample scan (16 x 16 corner)"))
+
+
+def orientation_shot(layer_data):
+    """Orientation maps land in the explorer's scan view; the pattern shows the matched spots."""
+    from stemlab.plugin.orientation_widget import OrientationWidget
+
+    viewer = napari.Viewer(show=True, title="napari-stemlab: orientation mapping")
+    viewer.window._qt_window.resize(1700, 1000)
+    data, kwargs, _ = layer_data
+    layer = viewer.add_image(data, **kwargs)
+    widget = OrientationWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Orientation mapping", area="right")
+    widget.set_phases(["Al", "alpha-Fe"])
+    widget.run()
+    settle(viewer, widget)
+    from stemlab.plugin.explorer import explorer_for
+
+    explorer = explorer_for(viewer, layer)
+    settle(viewer, explorer)
+    for scan_layer in explorer.scan_view.model.layers:
+        scan_layer.visible = scan_layer.name.endswith("IPF z") or scan_layer.name == "probe"
+    explorer.set_probe((4, 10))
+    widget.preview((4, 10))
+    settle(viewer)
+    viewer.screenshot(str(IMAGES / "orientation_widget.png"), canvas_only=False)
+    explorer.close()
+    viewer.close()
+
+
 def reader_shots():
     path = SHARED / "images" / "gatan_adf_se_mos2.dm3"
     if not path.exists():
@@ -99,4 +161,5 @@ if __name__ == "__main__":
     explorer_shots()
     reader_shots()
     phasefield_shots()
+    image_analysis_shots()
     print(f"screenshots written to {IMAGES}")

@@ -10,6 +10,8 @@ phase and the mean and max pattern in one pass over the data.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 from qtpy.QtWidgets import (
     QFormLayout,
@@ -31,6 +33,19 @@ from .tasks import TaskPanel
 
 PREVIEW_BUDGET = 32e6  # bytes touched per live-preview update: well under 100 ms on 2 cores (benchmarks)
 PREVIEW_SOURCE_BUDGET = 256e6  # bytes of a lazy dataset kept in memory for previews
+_EXPLORERS = weakref.WeakValueDictionary()  # id(viewer) -> its explorer
+
+
+def explorer_for(viewer, layer) -> "ExplorerWidget":
+    """The viewer's 4D-STEM explorer showing ``layer`` (docked now if none is open): other
+    widgets put their scan-space maps in its scan view, beside the virtual images."""
+    explorer = _EXPLORERS.get(id(viewer))
+    if explorer is None:
+        explorer = ExplorerWidget(viewer)
+        viewer.window.add_dock_widget(explorer, name="4D-STEM explorer", area="right")
+    if explorer.source is not layer:
+        explorer.layer_combo.setCurrentText(layer.name)
+    return explorer
 
 
 def is_4dstem_layer(layer) -> bool:
@@ -47,6 +62,7 @@ class ExplorerWidget(QWidget):
     def __init__(self, napari_viewer):
         super().__init__()
         self.viewer = napari_viewer
+        _EXPLORERS[id(napari_viewer)] = self
         self.source = None  # the napari 4D layer
         self.dataset: Dataset | None = None
         self.preview_data = None  # in-memory array the live preview reads

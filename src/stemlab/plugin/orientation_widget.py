@@ -14,7 +14,8 @@ from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout,
                             QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
 from ..errors import StemlabError
-from .layers import image_layer_data, labels_layer_data, layer_to_dataset
+from .explorer import explorer_for
+from .layers import image_layer_data, labels_layer_data, layer_to_dataset, napari_units
 from .layer_picker import LayerPicker, image_layer
 from .tasks import TaskPanel
 
@@ -190,6 +191,7 @@ class OrientationWidget(QWidget):
         if SPOTS_LAYER in self.viewer.layers:
             self.viewer.layers.remove(SPOTS_LAYER)
         self.viewer.add_points(pts, name=SPOTS_LAYER, size=4 * sig[0].scale, face_color="transparent",
+                               units=napari_units(a.units for a in sig),
                                border_color="yellow", features={"hkl": labels},
                                text={"string": "{hkl}", "size": 8, "color": "yellow", "translation": [-3 * sig[0].scale, 0]})
 
@@ -215,24 +217,23 @@ class OrientationWidget(QWidget):
         self.result = result
         maps = result.datasets()
         names = result.phase_names
+        scan = explorer_for(self.viewer, self.viewer.layers[self._source_name]).scan_view
         for key, ds in maps.items():
             name = f"{self._source_name} {ds.name}"
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
             if key == "phase":
                 data, kwargs, _ = labels_layer_data(ds, name=name)
                 kwargs["features"] = {"phase": ["none"] + names}
-                layer = self.viewer.add_labels(data, **kwargs)
+                layer = scan.show_layer(data, kwargs, "labels")
             elif key.startswith("ipf"):
                 data, kwargs, _ = image_layer_data(ds, name=name, rgb=True)
                 for k in ("scale", "translate", "units", "axis_labels"):
                     kwargs[k] = tuple(kwargs[k])[:-1]
                 kwargs.pop("contrast_limits", None)
-                layer = self.viewer.add_image(data, **kwargs)
+                layer = scan.show_layer(data, kwargs, "image")
             else:
                 data, kwargs, _ = image_layer_data(ds, name=name, colormap="viridis")
                 kwargs.pop("contrast_limits", None)
-                layer = self.viewer.add_image(data, **kwargs)
+                layer = scan.show_layer(data, kwargs, "image")
             layer.mouse_drag_callbacks.append(self._clicked)
 
     def _clicked(self, layer, event):

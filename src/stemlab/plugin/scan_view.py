@@ -87,6 +87,14 @@ class ScanView(QWidget):
                 self.model.reset_view()
         return layer
 
+    def show_layer(self, data, kwargs: dict, layer_type: str):
+        """Add or replace a scan-space layer made elsewhere (e.g. orientation maps), calibrated by ``kwargs``."""
+        name = kwargs["name"]
+        self.remove(name)
+        layer = {"image": self.model.add_image, "labels": self.model.add_labels}[layer_type](data, **kwargs)
+        self._keep_probe_on_top()
+        return layer
+
     def remove(self, name: str):
         if name in self.model.layers:
             self.model.layers.remove(name)

@@ -27,13 +27,21 @@ def test_widget_preview_run_and_click(make_napari_viewer, tmp_path, monkeypatch)
     assert widget.tasks.wait(120000)
     res = widget.result
     assert res is not None and res.nav_shape == (6, 5)
+    # scan-space maps go to the explorer's scan view, beside the virtual images, not onto the pattern
+    from stemlab.plugin.explorer import explorer_for
+
+    explorer = explorer_for(viewer, viewer.layers[ds.name])
+    scan_layers = explorer.scan_view.model.layers
     name = f"{ds.name} phase"
-    assert name in viewer.layers
-    labels = viewer.layers[name]
+    assert name in scan_layers and name not in viewer.layers
+    labels = scan_layers[name]
     assert tuple(labels.scale) == (2.0, 2.0) and list(labels.features["phase"]) == ["none", "Al", "alpha-Fe"]
-    ipf = viewer.layers[f"{ds.name} IPF z"]
+    assert [str(u) for u in labels.units] == ["nanometer", "nanometer"]
+    ipf = scan_layers[f"{ds.name} IPF z"]
     assert ipf.rgb and ipf.data.shape == (6, 5, 3)
     for key in ("correlation", "orientation reliability", "phase reliability"):
-        assert f"{ds.name} {key}" in viewer.layers
+        assert f"{ds.name} {key}" in scan_layers
     widget.preview((3, 2))
     assert "position (3, 2)" in widget.candidates_text.toPlainText()
+    explorer.tasks.wait(30000)
+    explorer.close()
