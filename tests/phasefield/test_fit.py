@@ -115,3 +115,21 @@ def test_cuda_matches_cpu(small_video):
     for name in ("M*kappa", "M*W"):
         assert gpu.parameters["values"][name]["value"] == pytest.approx(
             cpu.parameters["values"][name]["value"], rel=1e-3)
+
+
+def test_cahn_hilliard_is_reported_in_the_symmetric_gauge():
+    """dG is not identifiable for Cahn-Hilliard: the result is mapped to dG = 0 (w = 1/2 + (u - s)/b)
+    and the order parameter, templates and denoised video stay consistent (I = A' + B' w)."""
+    from stemlab.simulate.video import phase_transformation_video
+
+    ds = phase_transformation_video(model="cahn-hilliard", n_frames=8, shape=(32, 32), dose=100.0, seed=0)
+    res = fit_phasefield(ds, "cahn-hilliard", steps=20, downsample=2, device="cpu", align=False)
+    v = res.parameters["values"]
+    assert v["M*dG"]["value"] == 0.0 and v["dG/W"]["value"] == 0.0
+    assert "not identifiable" in v["M*dG"]["note"]
+    assert set(res.parameters["identifiable"]) == {"M*kappa", "M*W", "interface_width"}
+    assert v["interface_width"]["value"] == pytest.approx(np.sqrt(2 * v["M*kappa"]["value"] / v["M*W"]["value"]))
+    u = np.repeat(np.repeat(res.order_parameter[0], 2, 0), 2, 1)
+    t0, t1 = res.templates["phase0"], res.templates["phase1"]
+    # bilinear vs nearest up-sampling differ, so compare smooth means only
+    assert np.mean(t0 + (t1 - t0) * u) == pytest.approx(np.mean(res.denoised[0]), rel=0.05)

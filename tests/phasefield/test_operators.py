@@ -58,3 +58,26 @@ def test_model_names():
 
     with pytest.raises(ParameterError, match="allen-cahn"):
         normalize_model("navier-stokes")
+
+
+def test_cahn_hilliard_tilt_is_a_gauge_of_the_order_parameter():
+    """CH with a tilt dG equals the symmetric well W' = W (1 + 3 (dG/W)^2) for the affinely
+    re-defined field w = 1/2 + (u - s)/b: dG is not identifiable (the intensity map absorbs
+    any affine map of u), M kappa and M W' are."""
+    from stemlab.phasefield.fit import derived_parameters, symmetric_gauge
+    from stemlab.simulate.phasefield import cahn_hilliard
+
+    rng = np.random.default_rng(0)
+    M, kappa, W, dG = 0.7, 0.05, 1.0, -0.25
+    u0 = 0.45 + 0.05 * rng.standard_normal((32, 32))
+    t = np.linspace(0, 10, 4)
+    u = cahn_hilliard(u0, t, M=M, kappa=kappa, W=W, dG=dG, dx=0.1, dt=0.002)
+    s, b, theta_sym = symmetric_gauge([M * kappa, M * W, M * dG])
+    assert theta_sym[0] == pytest.approx(M * kappa) and theta_sym[2] == 0.0
+    assert theta_sym[1] == pytest.approx(M * W * (1 + 3 * 0.25 ** 2))
+    w = cahn_hilliard(0.5 + (u0 - s) / b, t, M=1.0, kappa=theta_sym[0], W=theta_sym[1], dx=0.1, dt=0.002)
+    assert np.abs(s + b * (w - 0.5) - u).max() < 1e-9
+    assert u.std(axis=(1, 2))[-1] > 0.2  # the field did evolve
+    d = derived_parameters([M * kappa, M * W, M * dG], "cahn-hilliard")
+    assert d["M*W"] == pytest.approx(theta_sym[1]) and d["M*dG"] == 0.0 and d["dG/W"] == 0.0
+    assert derived_parameters([M * kappa, M * W, M * dG], "allen-cahn")["M*dG"] == pytest.approx(M * dG)
