@@ -96,7 +96,7 @@ def accuracy_section(model, names, per_class, record):
     record["accuracy"] = out
 
 
-def boundary_section(n_bicrystals, record, device):
+def boundary_section(n_bicrystals, record, device, weights=None):
     from stemlab.classify import synthetic as S
     from stemlab.classify.inference import classify
     from stemlab.simulate.projections import CLASS_PROJECTIONS
@@ -114,7 +114,7 @@ def boundary_section(n_bicrystals, record, device):
         n = int(48 / ps)
         img, grain, dist, _ = S.bicrystal((n, n), ps, CLASS_PROJECTIONS[a], CLASS_PROJECTIONS[b], rotation_a=ra,
                                           rotation_b=rb, boundary_angle=angle, seed=1000 + i)
-        res = classify(img, pixel_size=ps, passes=30, lattice=False, device=device, seed=i)
+        res = classify(img, pixel_size=ps, passes=30, lattice=False, device=device, seed=i, weights=weights)
         ay, ax = res.axes
         ry = np.rint((ay.offset + ay.scale * np.arange(ay.size)) / ps).astype(int)
         rx = np.rint((ax.offset + ax.scale * np.arange(ax.size)) / ps).astype(int)
@@ -256,7 +256,7 @@ def main(argv=None):
         args.skip_speed, args.only_speed = True, True
     if not args.only_speed:
         accuracy_section(model, names, args.per_class, record)
-        boundary_section(args.bicrystals, record, args.device)
+        boundary_section(args.bicrystals, record, args.device, weights=args.weights)
         ood_section(model, names, max(args.per_class // 2, 20), record, DEFAULT_THRESHOLD)
         lattice_section(max(args.per_class // 4, 10), record)
     if not args.skip_speed:
