@@ -14,8 +14,10 @@ def test_manifest_validates_with_imports():
 
 
 def test_core_imports_no_gui_stack():
-    code = ("import sys, stemlab, stemlab.io, stemlab.backend, stemlab.diffraction, stemlab.simulate, stemlab.cli;"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('napari', 'magicgui', 'qtpy', 'PyQt6', 'torch')];"
+    code = ("import sys, stemlab, stemlab.io, stemlab.backend, stemlab.diffraction, stemlab.simulate, stemlab.cli,"
+            " stemlab.symmetry, stemlab.classify, stemlab.phasefield, stemlab.diffraction.orientation, stemlab.demo;"
+            "heavy = ('napari', 'magicgui', 'qtpy', 'PyQt6', 'torch', 'sklearn', 'orix', 'rsciio', 'numba');"
+            "bad = [m for m in sys.modules if m.split('.')[0] in heavy];"
             "print(bad); sys.exit(bool(bad))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

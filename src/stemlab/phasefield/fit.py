@@ -219,15 +219,7 @@ def _initial_order_parameter(y, d, sigma_px):
     pc = feats @ vt[0]
     if np.corrcoef(pc, feats[:, 0])[0, 1] < 0:
         pc = -pc
-    c0, c1 = np.quantile(pc, [0.1, 0.9])
-    for _ in range(20):  # 1D two-means
-        if c1 <= c0:
-            break
-        split = 0.5 * (c0 + c1)
-        lo, hi = pc[pc < split], pc[pc >= split]
-        if lo.size == 0 or hi.size == 0:
-            break
-        c0, c1 = lo.mean(), hi.mean()
+    c0, c1 = _two_means(pc)
     if c1 - c0 < 1e-9:
         c0, c1 = pc.min(), pc.max() + 1e-9
     u = ((pc - c0) / (c1 - c0)).reshape(y.shape)
@@ -266,6 +258,7 @@ def _constrain(T_img, sigma):
 
 
 def _two_means(values):
+    """Centres of the two clusters of a 1D sample (two-means from its 10/90 % quantiles)."""
     c0, c1 = np.quantile(values, [0.1, 0.9])
     for _ in range(30):
         if c1 <= c0:
