@@ -169,7 +169,6 @@ def ood_section(model, names, per_class, record, threshold):
 
 
 def lattice_section(per_class, record):
-    from stemlab.classify import descriptor as D
     from stemlab.classify import lattice as L
     from stemlab.classify import synthetic as S
     from stemlab.simulate.projections import CLASS_PROJECTIONS
@@ -185,19 +184,8 @@ def lattice_section(per_class, record):
         print("| class | rotation error median / 95% (deg) | lattice-constant error median / 95% (%) |"
               "\n|---|---|---|")
         for proj in CLASS_PROJECTIONS:
-            wins, rot, a = [], [], []
-            for _ in range(per_class):
-                p = S.sample_parameters(proj, rng, ranges)
-                p["strain"] = np.zeros((2, 2))
-                p["window"] = 12.0
-                wins.append(S.simulate_window(proj, p, rng))
-                rot.append(p["rotation"])
-                a.append(p["a"])
-            wins = np.stack(wins)
-            r, af = L.measure(wins, D.descriptors(wins), proj.name)
-            sym = 360.0 / proj.rotation_symmetry
-            er = np.abs((r - np.array(rot) % sym + sym / 2) % sym - sym / 2)
-            ea = np.abs(af / np.array(a) - 1) * 100
+            er, ea = L.errors_against_truth(proj, per_class, rng, ranges)
+            er, ea = np.abs(er), np.abs(ea) * 100
             rows[proj.name] = {"rotation_deg": [float(np.median(er)), float(np.quantile(er, 0.95))],
                                "lattice_pct": [float(np.median(ea)), float(np.quantile(ea, 0.95))]}
             print(f"| {proj.name} | {np.median(er):.2f} / {np.quantile(er, 0.95):.2f} | "

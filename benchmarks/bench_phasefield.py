@@ -24,8 +24,6 @@ import numpy as np
 
 def run_case(name, model, dose, steps, shape, n_frames, device, threads, baselines=True, seed=0,
              boundary="periodic"):
-    import torch
-
     from stemlab.phasefield import fit_phasefield, interface_width_from_field
     from stemlab.phasefield.metrics import best_gaussian, best_nlm, psnr
     from stemlab.simulate.video import phase_transformation_video

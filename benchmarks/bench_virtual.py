@@ -105,8 +105,9 @@ def throughput(gb, folder):
         t_sum = time.perf_counter() - start
         drop_cache(path)
         start = time.perf_counter()
-        _, growth = peak_rss_growth(lambda: virtual_images(np.memmap(path, dtype=dtype, mode="r",
-                                                                     shape=data.shape), DETECTORS))
+        shape = data.shape
+        _, growth = peak_rss_growth(lambda: virtual_images(np.memmap(path, dtype=dtype, mode="r", shape=shape),
+                                                           DETECTORS))
         t_all = time.perf_counter() - start
         print(f"{np.dtype(dtype).name:8} {'cold file':10} {data.nbytes / t_sum / 1e9:8.2f} {'':>12} {'':>6} "
               f"{data.nbytes / t_all / 1e9:14.2f} {t_sum / t_all:6.2f}   "

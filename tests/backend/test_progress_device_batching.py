@@ -1,4 +1,4 @@
-import warnings
+"""Progress, cancellation, device choice and out-of-memory batching."""
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Recovery of the identifiable kinetics and denoising on the project's own simulated video
 (the issue's middle dose). Minutes on 2 cores: marked slow."""
 
-import numpy as np
 import pytest
 
 pytest.importorskip("torch")

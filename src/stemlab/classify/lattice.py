@@ -108,7 +108,7 @@ def _search_matrix(class_name: str):
 def _fine_power(windows, g, step):
     """Hann-weighted Fourier power of windows (N, w, w) at 5 x 5 frequency grids around spots g (N, K, 2)
     (gx, gy in 1/angstrom), grid step ``step``; returns (N, K, 5, 5) indexed [dy, dx]."""
-    n, w = windows.shape[0], windows.shape[-1]
+    w = windows.shape[-1]
     hann = D.hann2d(w)
     mean = np.einsum("nij,ij->n", windows, hann) / hann.sum()
     h = ((windows - mean[:, None, None]) * hann).astype(np.complex64)
@@ -176,3 +176,23 @@ def measure(windows: np.ndarray, descriptors: np.ndarray, class_name: str):
         s_a = (wgt * ma * ta[None]).sum(1) / np.maximum((wgt * ta[None] ** 2).sum(1), 1e-30)
         a = a_ref / np.maximum(s_a, 1e-6)
     return rotation.astype(np.float32), a.astype(np.float32)
+
+
+def errors_against_truth(proj, n: int, rng, ranges=None):
+    """Rotation error (deg, modulo the pattern symmetry) and relative lattice-constant error
+    of :func:`measure` on ``n`` simulated 12 angstrom windows of projection ``proj`` (no shear)."""
+    from . import synthetic as S
+
+    ranges = S.TRAIN_RANGES if ranges is None else ranges
+    windows, rotations, constants = [], [], []
+    for _ in range(n):
+        p = S.sample_parameters(proj, rng, ranges)
+        p.update(strain=np.zeros((2, 2)), window=12.0)
+        windows.append(S.simulate_window(proj, p, rng))
+        rotations.append(p["rotation"])
+        constants.append(p["a"])
+    windows = np.stack(windows)
+    rotation, constant = measure(windows, D.descriptors(windows), proj.name)
+    sym = 360.0 / proj.rotation_symmetry
+    rotation_error = (rotation - np.array(rotations) % sym + sym / 2) % sym - sym / 2
+    return rotation_error, constant / np.array(constants) - 1

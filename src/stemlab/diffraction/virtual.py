@@ -19,7 +19,7 @@ import numpy as np
 from ..backend.progress import CancelToken, ProgressCallback
 from ..backend.streaming import DEFAULT_BUDGET, stream_reduce
 from ..errors import ParameterError
-from .detectors import Annulus, Disk, Rectangle, default_name, mask, pixel_bbox
+from .detectors import Annulus, Disk, Rectangle, default_name, mask
 
 _SUB = 64  # patterns per float32 sub-block; OpenBLAS thin sgemm measured fastest at 64
 

@@ -38,6 +38,7 @@ def parse_frames(text):
 
 
 def parse_crop(text):
+    """'y0,y1,x0,x1' (pixels) -> a 4-tuple, '' -> None; shared by the CLI and the widget."""
     from ..errors import ParameterError
 
     if not text:
@@ -47,7 +48,7 @@ def parse_crop(text):
     except ValueError:
         values = ()
     if len(values) != 4:
-        raise ParameterError(f"--crop {text!r}: write Y0,Y1,X0,X1 in pixels, e.g. 0,128,0,128.")
+        raise ParameterError(f"Crop {text!r}: write Y0,Y1,X0,X1 in pixels, e.g. 0,128,0,128.")
     return values
 
 

@@ -179,8 +179,6 @@ class Propagator:
     """
 
     def __init__(self, shape, dx: float, model: str, boundary: str = "neumann", device=None, dtype=None):
-        import torch
-
         self.lap = SpectralLaplacian(shape, dx, boundary=boundary, device=device, dtype=dtype)
         self.q2 = -self.lap.minus_q2
         self.model = model

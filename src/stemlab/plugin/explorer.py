@@ -11,6 +11,7 @@ phase and the mean and max pattern in one pass over the data.
 from __future__ import annotations
 
 import weakref
+from dataclasses import asdict
 
 import numpy as np
 from qtpy.QtWidgets import (
@@ -23,7 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..dataset import Dataset
+from ..dataset import Axis, Dataset
 from ..errors import StemlabError
 from . import detector_shapes as shapes
 from .layer_picker import LayerPicker
@@ -162,7 +163,7 @@ class ExplorerWidget(QWidget):
             return
         ds = layer_to_dataset(layer)
         if ds.data.ndim == 3:  # a line scan: treat as one scan row
-            ds = ds.with_data(ds.data[None], axes=(_unit_axis(ds),) + ds.axes)
+            ds = ds.with_data(ds.data[None], axes=(Axis("scan_row", 1, navigate=True),) + ds.axes)
         self.dataset = ds
         nav = ds.nav_axes[-2:]
         self.scan_view.set_scan([a.size for a in nav], [a.scale for a in nav],
@@ -354,7 +355,7 @@ class ExplorerWidget(QWidget):
         layer.scale = ds.scale[offset:] if offset < 0 else ds.scale
         layer.translate = ds.translate[offset:] if offset < 0 else ds.translate
         layer.units = napari_units(ds.units[-layer.data.ndim:])
-        layer.metadata[META_KEY]["axes"] = _axes_dicts(ds)[-layer.data.ndim:]
+        layer.metadata[META_KEY]["axes"] = [asdict(a) for a in ds.axes][-layer.data.ndim:]
         sig = ds.sig_axes[-2:]
         for det in self.detector_layers:
             det.scale = [a.scale for a in sig]
@@ -420,15 +421,3 @@ def _image_name(layer) -> str:
 def _as_2d(image) -> np.ndarray:
     image = np.asarray(image)
     return image.reshape((1, -1)) if image.ndim == 1 else image
-
-
-def _unit_axis(ds):
-    from ..dataset import Axis
-
-    return Axis("scan_row", 1, navigate=True)
-
-
-def _axes_dicts(ds):
-    from dataclasses import asdict
-
-    return [asdict(a) for a in ds.axes]

@@ -147,15 +147,9 @@ class PhaseFieldWidget(QWidget):
 
     # -- settings -------------------------------------------------------------------------
     def settings(self) -> dict:
-        crop = None
-        text = self.crop_edit.text().strip()
-        if text:
-            try:
-                crop = tuple(int(v) for v in text.split(","))
-            except ValueError:
-                crop = ()
-            if len(crop) != 4:
-                raise ParameterError(f"Crop {text!r}: write y0,y1,x0,x1 in pixels, e.g. 0,128,0,128.")
+        from ..phasefield.command import parse_crop
+
+        crop = parse_crop(self.crop_edit.text().strip())
         return {"model": MODELS[self.model_combo.currentText()], "downsample": self.downsample.value(),
                 "frames": (self.frame_start.value(), self.frame_stop.value()), "crop": crop,
                 "align": self.align.isChecked()}

@@ -1,6 +1,5 @@
 """The orientation widget drives the real core on a small simulated scan."""
 
-import numpy as np
 import pytest
 
 from stemlab.plugin.layers import image_layer_data
