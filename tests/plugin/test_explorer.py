@@ -48,6 +48,7 @@ def test_default_bf_detector_gives_exact_virtual_image(explorer, small_scan):
     # scan-space layers keep the scan's calibration
     np.testing.assert_allclose(image_layer.scale, [2.0, 2.0])
     assert [str(u) for u in image_layer.units] == ["nanometer"] * 2
+    assert tuple(image_layer.axis_labels) == ("scan_y", "scan_x")
 
 
 def test_probe_linked_both_ways(explorer, small_scan):
@@ -142,9 +143,13 @@ def test_cancel_stops_early_and_leaves_no_layers(make_napari_viewer, make_disk_s
 
 def test_calibration_flows_to_derived_layers(explorer):
     viewer, widget = explorer
+    widget.compute_all()
+    assert widget.tasks.wait(60000)
     widget.scan_step_edit.setText("0.5 nm")
     widget.recip_edit.setText("0.02 1/nm")
     widget.apply_calibration()
+    np.testing.assert_allclose(viewer.layers["mean pattern"].scale, [0.02, 0.02])
+    assert [str(u) for u in viewer.layers["mean pattern"].units] == ["1 / nanometer"] * 2
     source = viewer.layers["disk scan"]
     np.testing.assert_allclose(source.scale, [0.5, 0.5, 0.02, 0.02])
     np.testing.assert_allclose(viewer.layers["BF"].scale, [0.02, 0.02])

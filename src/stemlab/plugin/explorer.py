@@ -165,9 +165,7 @@ class ExplorerWidget(QWidget):
         if ds.data.ndim == 3:  # a line scan: treat as one scan row
             ds = ds.with_data(ds.data[None], axes=(Axis("scan_row", 1, navigate=True),) + ds.axes)
         self.dataset = ds
-        nav = ds.nav_axes[-2:]
-        self.scan_view.set_scan([a.size for a in nav], [a.scale for a in nav],
-                                [a.offset for a in nav], napari_units(a.units for a in nav))
+        self.scan_view.set_scan(ds.nav_axes[-2:])
         if not ds.is_lazy:
             self.preview_data, self.preview_stride = ds.data, 1
         self.add_detector("disk", name="BF", centre=self.pattern_centre())
@@ -296,6 +294,7 @@ class ExplorerWidget(QWidget):
         for name, ds in results.items():
             if ds.kind == "diffraction":  # mean / max pattern: reciprocal space, main viewer
                 data, kwargs, _ = image_layer_data(ds)
+                kwargs["metadata"]["stemlab_derived_from"] = self.source.name  # recalibrated with it
                 if ds.name in self.viewer.layers:
                     self.viewer.layers[ds.name].data = data
                 else:
@@ -361,9 +360,7 @@ class ExplorerWidget(QWidget):
             det.scale = [a.scale for a in sig]
             det.translate = [a.offset for a in sig]
             det.units = napari_units(a.units for a in sig)
-        nav = ds.nav_axes[-2:]
-        self.scan_view.set_scan([a.size for a in nav], [a.scale for a in nav],
-                                [a.offset for a in nav], napari_units(a.units for a in nav))
+        self.scan_view.set_scan(ds.nav_axes[-2:])
         for other in self.viewer.layers:
             if other.metadata.get("stemlab_derived_from") == layer.name:
                 other.scale, other.translate = [a.scale for a in sig], [a.offset for a in sig]

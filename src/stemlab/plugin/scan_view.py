@@ -39,6 +39,7 @@ class ScanView(QWidget):
         self.nav_scale = (1.0, 1.0)
         self.nav_offset = (0.0, 0.0)
         self.nav_units = ("pixel", "pixel")
+        self.nav_labels = ("scan_y", "scan_x")
         self.probe = (0, 0)
         self.model.scene.camera.mouse_pan = False  # a drag moves the probe; the wheel still zooms
         self.model.mouse_drag_callbacks.append(self._drag_probe)
@@ -46,18 +47,22 @@ class ScanView(QWidget):
             self.model.bind_key(key, self._stepper(step), overwrite=True)
 
     # -- geometry ----------------------------------------------------------------------
-    def set_scan(self, shape, scale, offset, units):
-        """Set the scan grid (rows, cols), its step and origin in physical units."""
-        self.nav_shape = tuple(int(n) for n in shape)
-        self.nav_scale = tuple(float(s) for s in scale)
-        self.nav_offset = tuple(float(o) for o in offset)
-        self.nav_units = tuple(units)
+    def set_scan(self, axes):
+        """Set the scan grid from the two scan :class:`~stemlab.Axis` (size, step, origin, unit, name)."""
+        from .layers import napari_units
+
+        self.nav_shape = tuple(a.size for a in axes)
+        self.nav_scale = tuple(a.scale for a in axes)
+        self.nav_offset = tuple(a.offset for a in axes)
+        self.nav_units = napari_units(a.units for a in axes)
+        self.nav_labels = tuple(a.name for a in axes)
         for layer in self.model.layers:
             if layer.name != PROBE_LAYER:
                 stride = layer.metadata.get("stride", 1)
                 layer.scale = tuple(s * stride for s in self.nav_scale)
                 layer.translate = self.nav_offset
                 layer.units = self.nav_units
+                layer.axis_labels = self.nav_labels
         self._draw_probe()
 
     def index_of(self, world) -> tuple[int, int]:
@@ -80,7 +85,7 @@ class ScanView(QWidget):
                 layer.reset_contrast_limits()
         else:
             layer = self.model.add_image(image, name=name, scale=scale, translate=self.nav_offset,
-                                         units=self.nav_units, colormap=colormap,
+                                         units=self.nav_units, axis_labels=self.nav_labels, colormap=colormap,
                                          metadata={"stride": stride, "units": value_units})
             self._keep_probe_on_top()
             if len(self.model.layers) <= 2:  # the first image: fit it to the canvas
