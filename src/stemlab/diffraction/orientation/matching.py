@@ -21,6 +21,7 @@ kinematic patterns by Friedel's law: the mirrored pattern of R_t is the pattern 
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -28,7 +29,8 @@ import numpy as np
 
 from ...errors import CalibrationError, ParameterError
 from .library import TemplateLibrary
-from .polar import PolarGrid, pattern_harmonics, polar_sample, template_harmonics
+from .polar import PolarGrid, pattern_harmonics, polar_coordinates, polar_sample, template_harmonics
+from .refine import SEARCH_MARGIN_DEG
 
 MIRROR = np.diag([-1.0, 1.0, -1.0])
 
@@ -65,7 +67,7 @@ class MatchSettings:
     n_candidates: int = 16
     reliability_deg: float = 5.0
     n_coarse_harmonics: int = 12
-    n_refine: int = 4
+    n_refine: int = 2
 
     def check(self):
         if not self.calibration or not self.calibration > 0:
@@ -115,14 +117,15 @@ class Matcher:
         K1 = min(settings.n_coarse_harmonics, settings.n_harmonics)
         self.k1 = K1
         self.batch = 64 if self.device.type == 'cpu' else 1024
-        self.T = torch.cat([T[:K1].real, T[:K1].imag], dim=-1).contiguous()  # (K1, R, 2N) coarse stage
-        self.T_full = T.permute(2, 0, 1).contiguous()  # (N, K, R) exact stage
+        # [Re T | Im T] for every harmonic (K, R, 2N): its first K1 harmonics are the coarse stage
+        self.T = torch.cat([T.real, T.imag], dim=-1).contiguous()
         self.T_high = torch.sqrt((T[K1:].abs() ** 2).sum(dim=(0, 1)))  # (N,) norm of the harmonics > K1
         self.rotations = torch.as_tensor(library.rotations, dtype=torch.float64, device=self.device)
         self.phase_index = torch.as_tensor(library.phase_index, device=self.device)
         self.slices = [library.phase_slice(p) for p in range(len(library.phases))]
         self.symmetry = [torch.as_tensor(ph.proper_laue_rotations, dtype=torch.float64, device=self.device)
                          for ph in library.phases]
+        self._fixed_coordinates = None
         self.refiner = None
         if settings.n_refine > 0:
             from .refine import SpotRefiner
@@ -146,27 +149,37 @@ class Matcher:
             centres = torch.as_tensor(self.nominal_centre, dtype=torch.float32, device=x.device).expand(len(x), 2)
         if self.settings.background == "tophat":
             x = torch.clamp(x - _gaussian_blur(x, 4 * self.settings.sigma_px + 2), min=0)
-        x = x ** self.settings.gamma
+        x = torch.sqrt(x) if self.settings.gamma == 0.5 else x ** self.settings.gamma
         return x, centres
 
     def harmonics(self, patterns, return_image: bool = False):
         """Normalised pattern harmonics (B, K, R), norms (B,) and centres (B, 2)."""
         x, centres = self.prepare(patterns)
-        polar = polar_sample(x, centres, self.grid)
+        if self.settings.centre == "fixed":  # the same sampling grid for every batch
+            if self._fixed_coordinates is None:
+                self._fixed_coordinates = polar_coordinates(centres[:1], self.grid, self.pattern_shape)
+            coords = self._fixed_coordinates.expand((len(x),) + self._fixed_coordinates.shape[1:])
+        else:
+            coords = polar_coordinates(centres, self.grid, self.pattern_shape)
+        polar = polar_sample(x, coords)
         P, norm = pattern_harmonics(polar, self.grid)
         if return_image:
             return P, norm, centres, x
         return P, norm, centres
 
     # -- search ------------------------------------------------------------------------------
-    def correlate(self, P):
-        """All-template harmonic correlations: (C_re, C_im, M_re, M_im), each (K, B, N)."""
+    def correlate(self, P, templates=None):
+        """Harmonic correlations (C_re, C_im, M_re, M_im), each (K, B, N), of the patterns' first K
+        harmonics P (B, K, R) with every template, or with ``templates`` (index tensor) only."""
         import torch
 
-        B, N = P.shape[0], self.n_templates
-        P = P[:, :self.k1]
-        X = torch.cat([P.real, P.imag], dim=0).transpose(0, 1).contiguous()  # (K1, 2B, R)
-        Y = torch.bmm(X, self.T)  # (K, 2B, 2N)
+        B, K = P.shape[:2]
+        T = self.T[:K]
+        if templates is not None:
+            T = T[:, :, torch.cat([templates, templates + self.n_templates])]
+        N = T.shape[-1] // 2
+        X = torch.cat([P.real, P.imag], dim=0).transpose(0, 1).contiguous()  # (K, 2B, R)
+        Y = torch.bmm(X, T)  # (K, 2B, 2N)
         X1, X4 = Y[:, :B, :N], Y[:, :B, N:]
         X3, X2 = Y[:, B:, :N], Y[:, B:, N:]
         return X1 + X2, X3 - X4, X1 - X2, X3 + X4
@@ -190,7 +203,7 @@ class Matcher:
         dev = P.device
         N = self.n_templates
         # coarse stage: all templates, harmonics 1..K1, one GEMM; sum_k |C_k| ranks them
-        Cr, Ci, Mr, Mi = self.correlate(P)
+        Cr, Ci, Mr, Mi = self.correlate(P[:, :self.k1])
         coarse = torch.cat([torch.sqrt(Cr * Cr + Ci * Ci).sum(0), torch.sqrt(Mr * Mr + Mi * Mi).sum(0)], dim=1)  # (B, 2N)
         del Cr, Ci, Mr, Mi
         # exact upper bound of the full score: coarse bound + |P_high| |T_high| (Cauchy-Schwarz)
@@ -214,42 +227,54 @@ class Matcher:
         t = torch.cat(cand_t, 1)  # (B, M)
         mir = torch.cat(cand_m, 1)
         ph = torch.cat(cand_p, 1)
-        # exact stage: every harmonic for the shortlisted templates
-        Tc = self.T_full[t]  # (B, M, K, R)
-        C = torch.einsum("bkr,bmkr->bmk", P, Tc.conj())
-        Mm = torch.einsum("bkr,bmkr->bmk", P, Tc)
-        spec = torch.where(mir[..., None], Mm, C)  # (B, M, K)
+        # exact stage: every harmonic for the shortlisted templates, as one GEMM over the batch's
+        # union of shortlists (neighbouring patterns share most of theirs)
+        union, where = torch.unique(t, return_inverse=True)
+        Cr, Ci, Mr, Mi = self.correlate(P, union)  # (K, B, U)
+        rows = torch.arange(B, device=dev)[:, None]
+        re = torch.where(mir, Mr[:, rows, where], Cr[:, rows, where])  # (K, B, M)
+        im = torch.where(mir, Mi[:, rows, where], Ci[:, rows, where])
+        spec = torch.complex(re, im).permute(1, 2, 0)  # (B, M, K)
         angle, score = refine_angle(spec, self.settings.n_theta)
         score = torch.where(norm[:, None] > 0, score, torch.zeros_like(score))
         rot = self.candidate_rotations(t, mir, angle)  # (B, M, 3, 3)
         certified = score.max(1).values >= rest_bound
         if self.refiner is not None and x is not None:
-            # continuous refinement of the best few *distinct* candidates per phase (greedy
-            # non-maximum suppression at reliability_deg) on the full detector
-            D = self.pair_disorientation(rot, ph)  # (B, M, M)
-            order = torch.argsort(score, dim=1, descending=True)
-            suppressed = torch.zeros_like(score, dtype=torch.bool)
-            ar0 = torch.arange(B, device=dev)
-            for i in range(order.shape[1]):
-                c = order[:, i]
-                ok = ~suppressed[ar0, c]
-                near = (D[ar0, c] < self.settings.reliability_deg) & ok[:, None]
-                near[ar0, c] = False
-                suppressed |= near
-            ranked = torch.where(suppressed, score - 10.0, score)
+            # per phase, the best few *distinct* candidates (greedy non-maximum suppression at
+            # reliability_deg among the 2n best) are scored on the full detector, the best
+            # n_refine of them refined continuously
+            n_keep = max(self.settings.n_refine, 4)
             keep = []
             for p in range(len(self.slices)):
                 cols = torch.nonzero(ph[0] == p).flatten()
                 if len(cols) == 0:
                     continue
-                k = min(self.settings.n_refine, len(cols))
-                keep.append(cols[torch.topk(ranked[:, cols], k, dim=1).indices])
+                top = cols[torch.topk(score[:, cols], min(2 * n_keep, len(cols)), dim=1).indices]  # (B, T), best first
+                D = self.pair_disorientation(rot.gather(1, top[..., None, None].expand(top.shape + (3, 3))), ph.gather(1, top))
+                suppressed = torch.zeros_like(top, dtype=torch.bool)
+                for i in range(top.shape[1]):
+                    near = (D[:, i] < self.settings.reliability_deg) & ~suppressed[:, i:i + 1]
+                    near[:, :i + 1] = False
+                    suppressed |= near
+                rank = torch.arange(top.shape[1], 0, -1, device=dev).expand(top.shape)
+                first = torch.topk(torch.where(suppressed, rank - top.shape[1], rank), min(n_keep, top.shape[1]), dim=1).indices
+                keep.append(top.gather(1, first))
             sel = torch.cat(keep, 1)  # (B, C)
             t, mir, ph, angle = t.gather(1, sel), mir.gather(1, sel), ph.gather(1, sel), angle.gather(1, sel)
+            rot = rot.gather(1, sel[..., None, None].expand(sel.shape + (3, 3))).float()
+            # every kept candidate scored on the full detector; the best of each phase refined
             q = self.refiner.filtered(x, centres)
-            rot_r, score = self.refiner.refine(q, centres, rot.gather(1, sel[..., None, None].expand(sel.shape + (3, 3))),
-                                               ph.long())
-            rot = rot_r.to(torch.float64)
+            g, inten = self.refiner.select(rot, ph.long(), SEARCH_MARGIN_DEG)
+            score = self.refiner.score(q, centres, rot[:, :, None], g, inten)[..., 0]
+            k = self.settings.n_refine
+            best = torch.cat([torch.topk(torch.where(ph == p, score, torch.full_like(score, -3.0)), min(k, int((ph[0] == p).sum())), dim=1).indices
+                              for p in range(len(self.slices)) if bool((ph[0] == p).any())], 1)  # (B, phases)
+            pick = best[..., None, None]
+            rot_b, score_b = self.refiner.refine(
+                q, centres, rot.gather(1, pick.expand(best.shape + (3, 3))), ph.gather(1, best).long(),
+                reflections=(g.gather(1, pick.expand(best.shape + g.shape[2:])), inten.gather(1, best[..., None].expand(best.shape + inten.shape[2:]))))
+            rot = rot.scatter(1, pick.expand(best.shape + (3, 3)), rot_b).to(torch.float64)
+            score = score.scatter(1, best, score_b)
             score = torch.where(norm[:, None] > 0, torch.clamp(score, -1, 1), torch.zeros_like(score))
         # -- best solution, phase and orientation reliabilities ---------------------------
         best = torch.argmax(score, dim=1)
@@ -300,7 +325,7 @@ class Matcher:
         AtB = torch.einsum("bnji,bmjk->bnmik", A, rot)  # A^T B
         out = torch.full(AtB.shape[:3], 180.0, dtype=torch.float64, device=rot.device)
         for p, S in enumerate(self.symmetry):
-            tr = torch.einsum("bnmij,gji->bnmg", AtB, S).max(-1).values
+            tr = (AtB.reshape(AtB.shape[:3] + (9,)) @ S.transpose(1, 2).reshape(-1, 9).T).max(-1).values  # tr(A^T B S)
             ang = torch.rad2deg(torch.arccos(torch.clamp((tr - 1) / 2, -1, 1)))
             if ref is None:
                 same = (ph[:, :, None] == p) & (ph[:, None, :] == p)
@@ -429,16 +454,25 @@ def find_centres(x, nominal, radius_px: float = 4.0, search_px: float | None = N
 
 
 def _gaussian_blur(x, sigma):
+    """Gaussian blur of images x (B, H, W), edges replicated, as two matrix products (much faster on
+    the CPU than a 1-channel convolution)."""
+    rows = _blur_matrix(x.shape[-2], float(sigma), x.dtype, x.device)
+    cols = _blur_matrix(x.shape[-1], float(sigma), x.dtype, x.device)
+    return rows @ (x @ cols.T)
+
+
+@functools.lru_cache(maxsize=16)
+def _blur_matrix(n: int, sigma: float, dtype, device):
+    """(n, n) matrix of a 1D Gaussian blur (truncated at 3 sigma) with replicated edges."""
     import torch
-    import torch.nn.functional as F
 
     half = int(math.ceil(3 * sigma))
-    t = torch.arange(-half, half + 1, dtype=x.dtype, device=x.device)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    y = F.conv2d(F.pad(x[:, None], (half, half, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    y = F.conv2d(F.pad(y, (0, 0, half, half), mode="replicate"), k.view(1, 1, -1, 1))
-    return y[:, 0]
+    taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    A = np.zeros((n, n))
+    for i in range(n):
+        np.add.at(A[i], np.clip(np.arange(i - half, i + half + 1), 0, n - 1), taps)
+    return torch.as_tensor(A, dtype=dtype, device=device)
 
 
 def _smallest_g(library: TemplateLibrary) -> float:

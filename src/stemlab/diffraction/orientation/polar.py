@@ -47,21 +47,25 @@ class PolarGrid:
         return len(self.radii)
 
 
-def polar_sample(patterns, centres, grid: PolarGrid):
-    """Bilinear polar resampling: (B, H, W) float tensor, centres (B, 2) (row, col) -> (B, R, n_theta)."""
+def polar_coordinates(centres, grid: PolarGrid, shape):
+    """grid_sample coordinates (B, R, n_theta, 2) of the polar samples around centres (B, 2) (row, col)
+    on a detector of ``shape`` (H, W)."""
     import torch
-    import torch.nn.functional as F
 
-    B, H, W = patterns.shape
-    dev, dt = patterns.device, patterns.dtype
+    H, W = shape
+    dev, dt = centres.device, centres.dtype
     r = torch.as_tensor(grid.radii, dtype=dt, device=dev)
     th = torch.arange(grid.n_theta, dtype=dt, device=dev) * (2 * math.pi / grid.n_theta)
     rows = centres[:, 0, None, None] + r[None, :, None] * torch.sin(th)[None, None, :]
     cols = centres[:, 1, None, None] + r[None, :, None] * torch.cos(th)[None, None, :]
-    gx = cols * (2.0 / (W - 1)) - 1.0
-    gy = rows * (2.0 / (H - 1)) - 1.0
-    g = torch.stack([gx, gy], dim=-1)
-    out = F.grid_sample(patterns[:, None], g, mode="bilinear", padding_mode="zeros", align_corners=True)
+    return torch.stack([cols * (2.0 / (W - 1)) - 1.0, rows * (2.0 / (H - 1)) - 1.0], dim=-1)
+
+
+def polar_sample(patterns, coordinates):
+    """Bilinear polar resampling of (B, H, W) patterns at :func:`polar_coordinates` -> (B, R, n_theta)."""
+    import torch.nn.functional as F
+
+    out = F.grid_sample(patterns[:, None], coordinates, mode="bilinear", padding_mode="zeros", align_corners=True)
     return out[:, 0]
 
 

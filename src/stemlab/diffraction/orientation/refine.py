@@ -20,7 +20,7 @@ the FFT). Each candidate is then refined over all three rotation parameters by s
   favoured nor penalised; the pattern norm is the same for every candidate and phase.
 * search: a pattern search in the rotation vector (lab frame, left perturbation
   R <- exp([w]x) R): centre and +-delta along lab x, y (tilts) and z (in-plane), a parabola
-  per axis, delta shrinking from ~the library spacing to ~0.05 deg. Everything is batched over
+  per axis, delta shrinking geometrically from ~the library spacing to ~0.05 deg in 5 steps. Everything is batched over
   patterns x candidates x trial rotations x reflections in one tensor per step.
 
 Rotation convention as everywhere: crystal->lab R, v_lab = R @ v_crystal.
@@ -53,6 +53,12 @@ def _skew_exp(w):
     return eye + s * K + c * (K @ K)
 
 
+# pattern-search steps (degrees): from about the library spacing down to 0.05 deg (5 steps gave the
+# accuracy of 9 at 1.25x the speed); reflections are chosen once for the whole walk
+REFINE_STEPS_DEG = np.geomspace(1.0, 0.05, 5)
+SEARCH_MARGIN_DEG = float(REFINE_STEPS_DEG.sum()) * 1.5 + 0.5
+
+
 class SpotRefiner:
     """Full-detector template scores and local refinement for one library + detector geometry."""
 
@@ -83,6 +89,8 @@ class SpotRefiner:
             G[k, :len(g)], I[k, :len(i)] = g, i
         self.g = torch.as_tensor(G, dtype=torch.float32, device=device)  # (P, S, 3)
         self.intensity = torch.as_tensor(I, dtype=torch.float32, device=device)  # (P, S)
+        self.g_norm = torch.linalg.norm(self.g, dim=-1)  # (P, S)
+        self.log_intensity = torch.log(torch.clamp(self.intensity, min=1e-30))  # padding ranks last
         if self.precession > 0:
             a = math.radians(self.precession)
             phi = torch.arange(16, dtype=torch.float32, device=device) * (2 * math.pi / 16)
@@ -120,7 +128,8 @@ class SpotRefiner:
         else:
             s = -(g_lab @ self.prec_dirs.T) - half[..., None]
             shape = torch.exp(-(s * s) / w2).mean(-1)
-        return torch.clamp(intensity * shape, min=0) ** self.settings.gamma
+        a = torch.clamp(intensity * shape, min=0)
+        return torch.sqrt(a) if self.settings.gamma == 0.5 else a ** self.settings.gamma
 
     def select(self, R, phase, margin_deg: float):
         """Per candidate, the ``n_keep`` reflections that can matter within ``margin_deg`` of R.
@@ -128,25 +137,26 @@ class SpotRefiner:
         R (B, C, 3, 3) float32, phase (B, C) long -> g (B, C, K, 3), intensity (B, C, K)."""
         import torch
 
-        g = self.g[phase]  # (B, C, S, 3)
-        inten = self.intensity[phase]
-        g_lab = torch.einsum("bcij,bcsj->bcsi", R, g)
-        gn = torch.linalg.norm(g, dim=-1)
-        half = 0.5 * self.wavelength * gn * gn
-        s = (-g_lab[..., 2] - half).abs()
+        B, C = phase.shape
+        rows = R.reshape(-1, 3)
+        g_lab = None  # (B, C, 3, S): every phase's reflections turned by every R (one GEMM each)
+        for p in range(self.g.shape[0]):
+            turned = (rows @ self.g[p].T).reshape(B, C, 3, -1)
+            g_lab = turned if g_lab is None else torch.where((phase == p)[..., None, None], turned, g_lab)
+        gn = self.g_norm[phase]  # (B, C, S)
+        s = (-g_lab[:, :, 2] - 0.5 * self.wavelength * gn * gn).abs()
         if self.prec_dirs is not None:
             s = torch.clamp(s - gn * math.sin(math.radians(self.precession)), min=0)
         s = torch.clamp(s - gn * math.radians(margin_deg), min=0)
-        best = inten * torch.exp(-(s * s) / (2 * self.s_width ** 2))
+        log_best = self.log_intensity[phase] - (s * s) * (0.5 / self.s_width ** 2)  # log(I S(s)): no exp needed to rank
         cal = self.settings.calibration
-        x = g_lab[..., 0] / cal
-        y = g_lab[..., 1] / cal
-        r = torch.sqrt(x * x + y * y)
-        on = (r >= self.r_min - 2) & (x.abs() < self.W / 2 + 2) & (y.abs() < self.H / 2 + 2)
-        best = torch.where(on, best, torch.zeros_like(best))
-        K = min(self.n_keep, g.shape[2])
-        _, idx = torch.topk(best, K, dim=-1)
-        return (torch.gather(g, 2, idx[..., None].expand(idx.shape + (3,))), torch.gather(inten, 2, idx))
+        x = g_lab[:, :, 0] / cal
+        y = g_lab[:, :, 1] / cal
+        on = (x * x + y * y >= (self.r_min - 2) ** 2) & (x.abs() < self.W / 2 + 2) & (y.abs() < self.H / 2 + 2)
+        log_best = torch.where(on, log_best, torch.full_like(log_best, -torch.inf))
+        K = min(self.n_keep, log_best.shape[-1])
+        _, idx = torch.topk(log_best, K, dim=-1)
+        return self.g[phase[..., None], idx], self.intensity[phase[..., None], idx]
 
     def score(self, q, centres, R, g, inten):
         """Scores (B, C, E) of trial rotations R (B, C, E, 3, 3) against filtered patterns q (B, H, W)."""
@@ -170,22 +180,21 @@ class SpotRefiner:
         return num / torch.where(den > 0, den, torch.ones_like(den))
 
     # -- local search ------------------------------------------------------------------------------
-    def refine(self, q, centres, R, phase, start_deg: float = 1.0, stop_deg: float = 0.05, n_iter: int = 9):
-        """Refine candidate rotations R (B, C, 3, 3) of phases ``phase`` (B, C).
+    def refine(self, q, centres, R, phase, reflections=None):
+        """Refine candidate rotations R (B, C, 3, 3) of phases ``phase`` (B, C); ``reflections``:
+        (g, intensity) from :meth:`select` with ``margin_deg=SEARCH_MARGIN_DEG`` (else selected here).
 
         Returns refined R (B, C, 3, 3) float32 and scores (B, C)."""
         import torch
 
         dt = torch.float32
         R = R.to(dt)
-        total = 0.0
-        deltas = np.geomspace(start_deg, stop_deg, n_iter)
-        g, inten = self.select(R, phase, margin_deg=float(deltas.sum()) * 1.5 + 0.5)
+        g, inten = reflections if reflections is not None else self.select(R, phase, SEARCH_MARGIN_DEG)
         eye = torch.eye(3, dtype=dt, device=R.device)
         offsets = torch.cat([torch.zeros(1, 3, dtype=dt, device=R.device), eye, -eye])  # (7, 3)
         best_R = R
         best_f = self.score(q, centres, R[:, :, None], g, inten)[..., 0]
-        for delta in deltas:
+        for delta in REFINE_STEPS_DEG:
             d = math.radians(float(delta))
             trial = _skew_exp(offsets * d)  # (7, 3, 3)
             Rt = trial[None, None] @ R[:, :, None]  # (B, C, 7, 3, 3)
@@ -202,7 +211,6 @@ class SpotRefiner:
             Rj = torch.gather(Rt, 2, jmax[..., None, None, None].expand(Rt.shape[:2] + (1, 3, 3)))[:, :, 0]
             best_R = torch.where(better[..., None, None], Rj, best_R)
             R = _skew_exp(step) @ R
-            total += float(delta)
         f = self.score(q, centres, R[:, :, None], g, inten)[..., 0]
         better = f > best_f
         return torch.where(better[..., None, None], R, best_R), torch.where(better, f, best_f)
