@@ -8,6 +8,7 @@ npz ``calibration`` JSON, TIFF ImageJ tags) is read back.
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from pathlib import Path
 
@@ -81,7 +82,13 @@ class MemmapArray:
         return self._map
 
     def __getitem__(self, index):
-        return np.array(self._mapped()[index])
+        mapped = self._mapped()
+        out = np.array(mapped[index])
+        # drop the pages just copied from this process's mapping (they stay in the page cache): a
+        # pass over a 20 GB file then keeps the resident memory at one chunk, not the whole file
+        if hasattr(mapped, "_mmap") and hasattr(mmap, "MADV_DONTNEED"):
+            mapped._mmap.madvise(mmap.MADV_DONTNEED)
+        return out
 
     def __getstate__(self):
         return {**self.__dict__, "_map": None}

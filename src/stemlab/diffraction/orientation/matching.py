@@ -49,8 +49,9 @@ class MatchSettings:
     ``background``: 'none' (ring means are always removed) or 'tophat' (subtract a local
     background estimated by a wide Gaussian). ``n_candidates``: templates per phase given the
     exact angular search. ``reliability_deg``: solutions closer than this are equivalent.
-    ``n_refine``: best candidates per phase refined continuously over all three rotation
-    parameters on the full detector (:mod:`.refine`); 0 keeps the discrete library result.
+    ``n_refine``: of the best distinct candidates per phase (at least 4), rescored on the full
+    detector, this many are refined continuously over all three rotation parameters
+    (:mod:`.refine`); 0 keeps the discrete library result (faster, less accurate).
     """
 
     calibration: float
