@@ -5,10 +5,11 @@ width 0.025 1/A, a 128 px detector at 0.03 1/A per px reaching ~1.9 1/A, Poisson
 per-reflection log-normal intensity jitter that no library models), same phases (our CIFs),
 same library resolution (orix/our reduced fundamental zone, 1 degree), same polar sampling
 (360 azimuthal bins, 1-px radial bins, the inscribed detector circle), gamma 0.5 on both sides.
-Prints patterns/s (library time separate; each side warmed up on one batch) and accuracy
+Prints patterns/s (library time separate; each side warmed up on one batch, then the faster of
+two runs) and accuracy
 (symmetry-aware disorientation < 2 deg, phase, and "equiv": within 2 deg or kinematically
 indistinguishable from the truth, see stemlab.diffraction.orientation.evaluate); for stemlab
-also the share of patterns with orientation reliability > 5 ("R>5") and the accuracy on them.
+also the share of patterns with orientation reliability > 2 ("R>2") and the accuracy on them.
 
 Scan kinds (--kinds): 'zone' = 75 % of grains within 1 deg of a low-index zone axis
 (fcc/bcc [111], [112], bcc [113] are kinematically ambiguous), 'tilted' = every grain 2-5 deg
@@ -110,7 +111,7 @@ def run_pyxem(ds, phases, res_deg, n_r):
     return t_lib, t, rot, np.asarray(xmap.phase_id).ravel(), n_templates, None
 
 
-RELIABLE = 5.0  # orientation reliability above which a stemlab orientation is trusted (docs/orientation.md)
+RELIABLE = 2.0  # orientation reliability above which a stemlab orientation is trusted (docs/orientation.md)
 
 SCAN_KINDS = {
     "zone": dict(zone_axis_fraction=0.75),
@@ -160,7 +161,7 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
           f"precession {args.precession} deg, relrod data {args.data_s_width} / library {args.lib_s_width} 1/A")
     print(f"{'method':<11} {'kind':<7} {'dose':>7} {'N':>5} {'templates':>9} {'library s':>9} {'patterns/s':>10} "
-          f"{'<2 deg':>7} {'equiv':>6} {'phase':>6} {'R>5':>7} {'<2|R>5':>7}")
+          f"{'<2 deg':>7} {'equiv':>6} {'phase':>6} {'R>2':>7} {'<2|R>2':>7}")
     for kind in args.kinds:
         for di, dose in enumerate(args.dose):
             ds = two_phase_scan(scan_shape=(args.scan, args.scan), dose=dose, seed=7, descan_offset=(0, 0),
@@ -177,10 +178,11 @@ def main(argv=None):
                 runs.append(("pyxem", lambda: run_pyxem(ds, phases, args.resolution, n_r=62)))
             for name, run in runs:
                 t_lib, t, rot, ph, n_t, res = run()
+                t = min(t, run()[1])  # steady state: the faster of two runs (both sides alike)
                 acc, pacc, ang = accuracy(rot, ph, gt, phases)
                 eq = equivalent_fraction(rot, ph, ds, phases)
                 reliable = "      -       -"
-                if res is not None:  # stemlab: accuracy where the orientation reliability exceeds 5
+                if res is not None:  # stemlab: accuracy where the orientation reliability exceeds RELIABLE
                     ok = res.arrays["orientation_reliability"].ravel() > RELIABLE
                     reliable = f"{ok.mean() * 100:>6.1f}% {np.mean(ang[ok] < 2.0) * 100 if ok.any() else 0:>6.1f}%"
                 print(f"{name:<11} {kind:<7} {dose:>7.0f} {n:>5} {n_t:>9} {t_lib:>9.2f} {n / t:>10.1f} "
