@@ -103,7 +103,7 @@ def boundary_section(n_bicrystals, record, device, weights=None):
 
     rng = np.random.default_rng(123)
     pos_mi, neg_mi, pos_h, neg_h, pos_c, neg_c = [], [], [], [], [], []
-    bulk_correct = []
+    bulk_correct, boundary_distance = [], []
     for i in range(n_bicrystals):
         a, b = rng.choice(len(CLASS_PROJECTIONS), 2, replace=True)
         ra, rb = rng.uniform(0, 360, 2)
@@ -125,6 +125,7 @@ def boundary_section(n_bicrystals, record, device, weights=None):
         p = res.mean_probabilities
         h = -(p * np.log2(p + 1e-12)).sum(-1)
         pos_mi.append(res.uncertainty[boundary]), neg_mi.append(res.uncertainty[bulk])
+        boundary_distance.append(np.abs(d[boundary]))
         pos_h.append(h[boundary]), neg_h.append(h[bulk])
         pos_c.append(1 - res.probability[boundary]), neg_c.append(1 - res.probability[bulk])
         truth = np.where(g == 0, a, b)
@@ -143,6 +144,14 @@ def boundary_section(n_bicrystals, record, device, weights=None):
     print("| score | ROC AUC |\n|---|---|")
     for k, v in auc.items():
         print(f"| {k} | {v:.3f} |")
+    # how the separation depends on how much of the window the other grain fills: a window centred
+    # d from the boundary has about 50 / 26 / 9 % of its Hann weight beyond it at d = 0 / 1.5 / 3 A
+    dist, mi = cat(boundary_distance), cat(pos_mi)
+    by_distance = {f"< {d_max} A": roc_auc(mi[dist < d_max], cat(neg_mi)) for d_max in (1.0, 1.5, 2.0, 3.0)}
+    record["boundary"]["auc_mutual_information_by_distance"] = by_distance
+    print("\n| boundary windows (centre distance) | windows | ROC AUC (mutual information) |\n|---|---|---|")
+    for (label, v), d_max in zip(by_distance.items(), (1.0, 1.5, 2.0, 3.0)):
+        print(f"| {label} | {int((dist < d_max).sum())} | {v:.3f} |")
     print(f"\nbulk-window accuracy in the bicrystals: {record['boundary']['bulk_accuracy']:.4f}")
     return cat(neg_mi)
 
