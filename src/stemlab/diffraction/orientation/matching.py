@@ -241,41 +241,9 @@ class Matcher:
         rot = self.candidate_rotations(t, mir, angle)  # (B, M, 3, 3)
         certified = score.max(1).values >= rest_bound
         if self.refiner is not None and x is not None:
-            # per phase, the best few *distinct* candidates (greedy non-maximum suppression at
-            # reliability_deg among the 2n best) are scored on the full detector, the best
-            # n_refine of them refined continuously
-            n_keep = max(self.settings.n_refine, 4)
-            keep = []
-            for p in range(len(self.slices)):
-                cols = torch.nonzero(ph[0] == p).flatten()
-                if len(cols) == 0:
-                    continue
-                top = cols[torch.topk(score[:, cols], min(2 * n_keep, len(cols)), dim=1).indices]  # (B, T), best first
-                D = self.pair_disorientation(rot.gather(1, top[..., None, None].expand(top.shape + (3, 3))), ph.gather(1, top))
-                suppressed = torch.zeros_like(top, dtype=torch.bool)
-                for i in range(top.shape[1]):
-                    near = (D[:, i] < self.settings.reliability_deg) & ~suppressed[:, i:i + 1]
-                    near[:, :i + 1] = False
-                    suppressed |= near
-                rank = torch.arange(top.shape[1], 0, -1, device=dev).expand(top.shape)
-                first = torch.topk(torch.where(suppressed, rank - top.shape[1], rank), min(n_keep, top.shape[1]), dim=1).indices
-                keep.append(top.gather(1, first))
-            sel = torch.cat(keep, 1)  # (B, C)
-            t, mir, ph, angle = t.gather(1, sel), mir.gather(1, sel), ph.gather(1, sel), angle.gather(1, sel)
-            rot = rot.gather(1, sel[..., None, None].expand(sel.shape + (3, 3))).float()
-            # every kept candidate scored on the full detector; the best of each phase refined
-            q = self.refiner.filtered(x, centres)
-            g, inten = self.refiner.select(rot, ph.long(), SEARCH_MARGIN_DEG)
-            score = self.refiner.score(q, centres, rot[:, :, None], g, inten)[..., 0]
-            k = self.settings.n_refine
-            best = torch.cat([torch.topk(torch.where(ph == p, score, torch.full_like(score, -3.0)), min(k, int((ph[0] == p).sum())), dim=1).indices
-                              for p in range(len(self.slices)) if bool((ph[0] == p).any())], 1)  # (B, phases)
-            pick = best[..., None, None]
-            rot_b, score_b = self.refiner.refine(
-                q, centres, rot.gather(1, pick.expand(best.shape + (3, 3))), ph.gather(1, best).long(),
-                reflections=(g.gather(1, pick.expand(best.shape + g.shape[2:])), inten.gather(1, best[..., None].expand(best.shape + inten.shape[2:]))))
-            rot = rot.scatter(1, pick.expand(best.shape + (3, 3)), rot_b).to(torch.float64)
-            score = score.scatter(1, best, score_b)
+            sel = self._distinct_candidates(score, rot, ph, max(self.settings.n_refine, 4))  # (B, C)
+            t, mir, ph, angle, rot = (_take(v, sel) for v in (t, mir, ph, angle, rot))
+            rot, score = self._rescore_and_refine(x, centres, rot.float(), ph)
             score = torch.where(norm[:, None] > 0, torch.clamp(score, -1, 1), torch.zeros_like(score))
         # -- best solution, phase and orientation reliabilities ---------------------------
         best = torch.argmax(score, dim=1)
@@ -314,6 +282,48 @@ class Matcher:
                        top_angle=angle.gather(1, order).float(), top_score=score.gather(1, order).float(),
                        top_phase=ph.gather(1, order).to(torch.int16))
         return {k: v.cpu().numpy() for k, v in out.items()}
+
+    def _distinct_candidates(self, score, rot, ph, n_keep: int):
+        """Per phase, the columns (B, C) of the ``n_keep`` best candidates that are mutually more than
+        ``reliability_deg`` apart (greedy non-maximum suppression among the 2 n_keep best)."""
+        import torch
+
+        keep = []
+        for p in range(len(self.slices)):
+            cols = torch.nonzero(ph[0] == p).flatten()
+            if len(cols) == 0:
+                continue
+            top = cols[torch.topk(score[:, cols], min(2 * n_keep, len(cols)), dim=1).indices]  # (B, T), best first
+            D = self.pair_disorientation(_take(rot, top), _take(ph, top))
+            suppressed = torch.zeros_like(top, dtype=torch.bool)
+            for i in range(top.shape[1]):
+                near = (D[:, i] < self.settings.reliability_deg) & ~suppressed[:, i:i + 1]
+                near[:, :i + 1] = False
+                suppressed |= near
+            rank = torch.arange(top.shape[1], 0, -1, device=top.device).expand(top.shape)
+            first = torch.topk(torch.where(suppressed, rank - top.shape[1], rank), min(n_keep, top.shape[1]), dim=1)
+            keep.append(top.gather(1, first.indices))
+        return torch.cat(keep, 1)
+
+    def _rescore_and_refine(self, x, centres, rot, ph):
+        """Full-detector scores of candidates rot (B, C, 3, 3) float32 of phases ph (B, C); the
+        ``n_refine`` best of each phase refined. Returns rotations (float64) and scores (B, C)."""
+        import torch
+
+        q = self.refiner.filtered(x, centres)
+        g, inten = self.refiner.select(rot, ph.long(), SEARCH_MARGIN_DEG)
+        score = self.refiner.score(q, centres, rot[:, :, None], g, inten)[..., 0]
+        best = []
+        for p in range(len(self.slices)):
+            n_p = int((ph[0] == p).sum())
+            if n_p:
+                in_phase = torch.where(ph == p, score, torch.full_like(score, -3.0))
+                best.append(torch.topk(in_phase, min(self.settings.n_refine, n_p), dim=1).indices)
+        best = torch.cat(best, 1)
+        rot_b, score_b = self.refiner.refine(q, centres, _take(rot, best), _take(ph, best).long(),
+                                             reflections=(_take(g, best), _take(inten, best)))
+        rot = rot.scatter(1, best[..., None, None].expand(best.shape + (3, 3)), rot_b)
+        return rot.to(torch.float64), score.scatter(1, best, score_b)
 
     def pair_disorientation(self, rot, ph, ref=None):
         """Symmetry-aware angles (degrees) between candidates rot (B, M, 3, 3) of phases ph (B, M):
@@ -396,6 +406,12 @@ class Matcher:
         H, W = self.pattern_shape
         keep = (rows >= 0) & (rows <= H - 1) & (cols >= 0) & (cols <= W - 1)
         return {"rows": rows[keep], "cols": cols[keep], "hkl": hkl[keep], "intensity": inten[keep]}
+
+
+def _take(values, columns):
+    """values (B, M, ...) at columns (B, C) of each row -> (B, C, ...)."""
+    index = columns.reshape(columns.shape + (1,) * (values.ndim - 2)).expand(columns.shape + values.shape[2:])
+    return values.gather(1, index)
 
 
 def refine_angle(spec, n_phi: int):
