@@ -20,8 +20,9 @@ the FFT). Each candidate is then refined over all three rotation parameters by s
   favoured nor penalised; the pattern norm is the same for every candidate and phase.
 * search: a pattern search in the rotation vector (lab frame, left perturbation
   R <- exp([w]x) R): centre and +-delta along lab x, y (tilts) and z (in-plane), a parabola
-  per axis, delta shrinking geometrically from ~the library spacing to ~0.05 deg in 5 steps. Everything is batched over
-  patterns x candidates x trial rotations x reflections in one tensor per step.
+  per axis, delta shrinking geometrically from ~the library spacing to ~0.05 deg in 5 steps.
+  Everything is batched over patterns x candidates x trial rotations x reflections in one
+  tensor per step.
 
 Rotation convention as everywhere: crystal->lab R, v_lab = R @ v_crystal.
 """
@@ -152,7 +153,7 @@ class SpotRefiner:
         cal = self.settings.calibration
         x = g_lab[:, :, 0] / cal
         y = g_lab[:, :, 1] / cal
-        on = (x * x + y * y >= (self.r_min - 2) ** 2) & (x.abs() < self.W / 2 + 2) & (y.abs() < self.H / 2 + 2)
+        on = (x * x + y * y >= max(self.r_min - 2, 0.0) ** 2) & (x.abs() < self.W / 2 + 2) & (y.abs() < self.H / 2 + 2)
         log_best = torch.where(on, log_best, torch.full_like(log_best, -torch.inf))
         K = min(self.n_keep, log_best.shape[-1])
         _, idx = torch.topk(log_best, K, dim=-1)
