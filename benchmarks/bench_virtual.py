@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
-import threading
 import time
+from pathlib import Path
 
 import numpy as np
-import psutil
 
-from stemlab.diffraction import Annulus, Disk, Rectangle, preview_virtual_image, virtual_images
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from memory_probe import peak_rss_growth  # noqa: E402
+from stemlab.diffraction import Annulus, Disk, Rectangle, preview_virtual_image, virtual_images  # noqa: E402
 
 SIG = (128, 128)
 DETECTORS = {"BF": Disk(64, 64, 10), "ADF": Annulus(64, 64, 20, 40), "HAADF": Annulus(64, 64, 40, 60),
@@ -49,37 +52,6 @@ def drop_cache(path):
     fd = os.open(path, os.O_RDONLY)
     os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     os.close(fd)
-
-
-def anonymous_rss() -> int:
-    """Resident anonymous memory (bytes): what the process allocated, without the file pages
-    a memory map keeps resident (those belong to the page cache and are dropped under pressure)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    return psutil.Process().memory_info().rss
-
-
-def peak_rss_growth(func):
-    """(result, peak growth of anonymous RSS in bytes) of ``func()``, sampled every 5 ms."""
-    base = anonymous_rss()
-    peak = [base]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], anonymous_rss())
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=sample)
-    thread.start()
-    try:
-        result = func()
-    finally:
-        done.set()
-        thread.join()
-    return result, peak[0] - base
 
 
 def throughput(gb, folder):

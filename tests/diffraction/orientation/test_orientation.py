@@ -1,8 +1,5 @@
 """Orientation mapping: CIF, library, matching conventions vs ground truth, export, CLI, streaming."""
 
-import sys
-import time
-
 import numpy as np
 import pytest
 
@@ -197,22 +194,12 @@ def test_real_blockfile_runs(shared_data, tmp_path):
     assert res.nav_shape == (2, 4)
 
 
-def _anonymous_rss() -> int:
-    """Resident anonymous memory of this process (bytes): allocations, not the file pages of a memmap."""
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) * 1024
-    raise OSError("no RssAnon in /proc/self/status")
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_large_file_indexed_with_bounded_memory(lib, scan, tmp_path):
     """A 0.36 GiB float32 .npy (the 14 x 14 test scan tiled 6 x 5 times) streams through the indexer with a
     64 MB chunk budget: anonymous memory grows < 300 MB, and every tile gets the same map as the
     in-memory scan (chunking does not change results)."""
-    import threading
+    from memory_probe import peak_rss_growth
 
     from stemlab.io import load_one
 
@@ -228,26 +215,12 @@ def test_large_file_indexed_with_bounded_memory(lib, scan, tmp_path):
     del big
     reference = index_orientations(scan, lib.phases, library=lib, device="cpu")
     ds = load_one(path, calibration=scan.axes[-1].scale)
-    base = _anonymous_rss()
-    peak = [base]
-    stop = threading.Event()
-
-    def sample():
-        while not stop.is_set():
-            peak[0] = max(peak[0], _anonymous_rss())
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=sample, daemon=True)
-    watcher.start()
-    try:
-        res = index_orientations(ds, lib.phases, library=lib, device="cpu", memory_budget=64 * 2**20)
-    finally:
-        stop.set()
-        watcher.join()
+    res, growth = peak_rss_growth(
+        lambda: index_orientations(ds, lib.phases, library=lib, device="cpu", memory_budget=64 * 2**20))
     assert res.nav_shape == (14 * tiles[0], 14 * tiles[1])
     assert np.array_equal(res.arrays["phase"], np.tile(reference.arrays["phase"], tiles))
     assert np.allclose(res.arrays["score"], np.tile(reference.arrays["score"], tiles), atol=1e-4)
-    assert peak[0] - base < 300 * 2**20, f"anonymous memory grew {(peak[0] - base) / 2**20:.0f} MiB"
+    assert growth < 300 * 2**20, f"anonymous memory grew {growth / 2**20:.0f} MiB"
 
 
 @pytest.mark.slow

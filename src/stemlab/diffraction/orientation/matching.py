@@ -277,7 +277,7 @@ class Matcher:
         }
         if n_top:
             order = torch.argsort(score, dim=1, descending=True)[:, :n_top]
-            out.update(top_rotation=rot.gather(1, order[..., None, None].expand(order.shape + (3, 3))).reshape(B, -1, 9).float(),
+            out.update(top_rotation=_take(rot, order).reshape(B, -1, 9).float(),
                        top_template=t.gather(1, order).to(torch.int32), top_mirror=mir.gather(1, order).to(torch.int8),
                        top_angle=angle.gather(1, order).float(), top_score=score.gather(1, order).float(),
                        top_phase=ph.gather(1, order).to(torch.int16))
@@ -321,7 +321,7 @@ class Matcher:
                 best.append(torch.topk(in_phase, min(self.settings.n_refine, n_p), dim=1).indices)
         best = torch.cat(best, 1)
         rot_b, score_b = self.refiner.refine(q, centres, _take(rot, best), _take(ph, best).long(),
-                                             reflections=(_take(g, best), _take(inten, best)))
+                                             reflections=(_take(g, best), _take(inten, best)), scores=_take(score, best))
         rot = rot.scatter(1, best[..., None, None].expand(best.shape + (3, 3)), rot_b)
         return rot.to(torch.float64), score.scatter(1, best, score_b)
 

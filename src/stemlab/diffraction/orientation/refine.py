@@ -181,9 +181,10 @@ class SpotRefiner:
         return num / torch.where(den > 0, den, torch.ones_like(den))
 
     # -- local search ------------------------------------------------------------------------------
-    def refine(self, q, centres, R, phase, reflections=None):
+    def refine(self, q, centres, R, phase, reflections=None, scores=None):
         """Refine candidate rotations R (B, C, 3, 3) of phases ``phase`` (B, C); ``reflections``:
-        (g, intensity) from :meth:`select` with ``margin_deg=SEARCH_MARGIN_DEG`` (else selected here).
+        (g, intensity) from :meth:`select` with ``margin_deg=SEARCH_MARGIN_DEG`` (else selected here);
+        ``scores``: their :meth:`score` at R if already known.
 
         Returns refined R (B, C, 3, 3) float32 and scores (B, C)."""
         import torch
@@ -194,7 +195,7 @@ class SpotRefiner:
         eye = torch.eye(3, dtype=dt, device=R.device)
         offsets = torch.cat([torch.zeros(1, 3, dtype=dt, device=R.device), eye, -eye])  # (7, 3)
         best_R = R
-        best_f = self.score(q, centres, R[:, :, None], g, inten)[..., 0]
+        best_f = scores if scores is not None else self.score(q, centres, R[:, :, None], g, inten)[..., 0]
         for delta in REFINE_STEPS_DEG:
             d = math.radians(float(delta))
             trial = _skew_exp(offsets * d)  # (7, 3, 3)
