@@ -2,7 +2,7 @@
 rotation / lattice-constant errors, and speed. Prints tables (markdown) and writes a JSON record.
 
     python benchmarks/bench_classify.py [--weights DIR] [--per-class 200] [--bicrystals 16]
-                                        [--skip-speed] [--json out.json] [--device auto]
+                                        [--skip-speed] [--json out.json] [--device auto] [--members N]
 
 Test data come from stemlab.simulate with settings outside the training ranges
 (stemlab.classify.synthetic.TEST_RANGES: 0.04-0.07 A pixels, 150-300 e/A^2, 0.3-1 counts read noise;
@@ -227,6 +227,27 @@ def speed_section(record, device, sizes=((2048, 0.1), (2048, 0.2))):
     record["speed"] = rows
 
 
+def first_members(weights, n: int) -> str:
+    """A temporary weights folder holding the first ``n`` networks of the ensemble in ``weights``."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from stemlab.classify.training import CLASSES_FILE, WEIGHTS_FILE, default_weights_dir
+
+    src = Path(weights) if weights else default_weights_dir()
+    record = json.loads((src / CLASSES_FILE).read_text())
+    if not 1 <= n <= record.get("members", 1):
+        raise SystemExit(f"--members {n}: the ensemble in {src} has {record.get('members', 1)} network(s).")
+    state = torch.load(src / WEIGHTS_FILE, weights_only=True)
+    keep = {k: v for k, v in state.items() if int(k.split(".")[1]) < n}
+    out = Path(tempfile.mkdtemp(prefix="stemlab_members_"))
+    torch.save(keep, out / WEIGHTS_FILE)
+    (out / CLASSES_FILE).write_text(json.dumps({**record, "members": n}))
+    return str(out)
+
+
 def main(argv=None):
     import torch
 
@@ -242,9 +263,13 @@ def main(argv=None):
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--only-speed", action="store_true")
     ap.add_argument("--only-accuracy", action="store_true")
+    ap.add_argument("--members", type=int, default=None,
+                    help="use only the first N networks of the ensemble (to compare with a single network)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.members is not None:
+        args.weights = first_members(args.weights, args.members)
     model, rec = load(args.weights)
     names = rec["classes"]
     record = {"weights_training": rec.get("training", {}), "threshold_bits": DEFAULT_THRESHOLD}

@@ -22,7 +22,7 @@ def test_tiny_training_run_writes_loadable_weights(tiny):
     assert (folder / "classifier.pt").stat().st_size < 5e6
     saved = json.loads((folder / "classes.json").read_text())
     assert saved["classes"][0] == "fcc [100]" and len(saved["classes"]) == 10
-    assert saved["training"]["history"][0]["epoch"] == 1
+    assert saved["training"]["history"][0][0]["epoch"] == 1
     model, rec = load(folder)
     x = torch.zeros(2, 64, 64)
     assert model.mc_probabilities(x, 3).shape == (3, 2, 10)
@@ -37,6 +37,28 @@ def test_training_is_reproducible(tiny, tmp_path):
     b = torch.load(tmp_path / "classifier.pt", weights_only=True)
     for key in a:
         np.testing.assert_array_equal(a[key].float().numpy(), b[key].float().numpy())
+
+
+def test_ensemble_shares_the_passes_among_its_members(tmp_path):
+    import torch
+
+    from stemlab.classify.model import passes_per_member
+
+    assert passes_per_member(30, 3) == [10, 10, 10] and passes_per_member(7, 3) == [3, 2, 2]
+    assert passes_per_member(2, 3) == [1, 1, 0]
+    record = train(tmp_path, n_per_class=3, epochs=1, members=2, batch_size=16, n_val_per_class=2, seed=1, threads=1)
+    assert record["members"] == 2 and len(record["training"]["history"]) == 2
+    model, _ = load(tmp_path)
+    assert len(model.members) == 2
+    a, b = (list(net.parameters())[0] for net in model.members)
+    assert not torch.equal(a, b)  # independent initialisations
+    x = torch.rand(4, 64, 64)
+    with torch.no_grad():
+        probs = model.mc_probabilities(x, 5, generator=torch.Generator().manual_seed(0))
+        first = model.members[0].mc_probabilities(x, 3, generator=torch.Generator().manual_seed(0))
+    assert probs.shape == (5, 4, 10)
+    torch.testing.assert_close(probs[:3], first)  # member 1 draws the first 3 passes, member 2 the other 2
+    torch.testing.assert_close(probs.sum(-1), torch.ones(5, 4))
 
 
 def test_shipped_weights_are_small_and_complete():

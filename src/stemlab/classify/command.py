@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     p.add_argument("--window", type=float, default=12.0, metavar="A", help="window side in angstrom (default 12)")
     p.add_argument("--stride", type=float, default=None, metavar="PX",
                    help="window step in input pixels (default: a quarter window)")
-    p.add_argument("--passes", type=int, default=30, metavar="T", help="Monte-Carlo dropout passes (default 30)")
+    p.add_argument("--passes", type=int, default=30, metavar="T", help="stochastic passes: Monte-Carlo dropout, shared out among the ensemble's networks (default 30)")
     p.add_argument("--threshold", type=float, default=None, metavar="BITS",
                    help="mutual-information threshold of the unknown/interface mask (default 0.1 bits)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
@@ -28,8 +28,9 @@ def register(subparsers) -> None:
     t = subparsers.add_parser("train-classifier",
                               help="re-train the crystal classifier from scratch on simulated images")
     t.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for classifier.pt + classes.json")
-    t.add_argument("--per-class", type=int, default=3000, help="simulated windows per class (default 3000)")
-    t.add_argument("--epochs", type=int, default=12, help="training epochs (default 12)")
+    t.add_argument("--per-class", type=int, default=6000, help="simulated windows per class (default 6000)")
+    t.add_argument("--epochs", type=int, default=16, help="training epochs per network (default 16)")
+    t.add_argument("--members", type=int, default=3, help="networks in the deep ensemble (default 3)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     t.add_argument("-v", "--verbose", action="store_true", help="show progress")
@@ -70,9 +71,9 @@ def cmd_train(args) -> int:
     from ..cli import ProgressPrinter
     from .training import train
 
-    record = train(args.output, n_per_class=args.per_class, epochs=args.epochs, seed=args.seed,
-                   threads=args.threads, progress=ProgressPrinter() if args.verbose else None)
-    last = record["training"]["history"][-1]
-    print(f"wrote {args.output}: validation accuracy {last['val_accuracy']:.4f} after {last['epoch']} epochs "
-          f"({record['training']['simulate_seconds'] + record['training']['train_seconds']:.0f} s)")
+    record = train(args.output, n_per_class=args.per_class, epochs=args.epochs, members=args.members,
+                   seed=args.seed, threads=args.threads, progress=ProgressPrinter() if args.verbose else None)
+    t = record["training"]
+    print(f"wrote {args.output}: validation accuracy {t['val_accuracy']:.4f} ({t['members']} network(s), "
+          f"{t['epochs']} epochs, {t['simulate_seconds'] + t['train_seconds']:.0f} s)")
     return 0

@@ -1,10 +1,12 @@
-"""Window-by-window classification with Monte-Carlo dropout, plus local rotation and lattice constant.
+"""Window-by-window classification with an ensemble of Monte-Carlo-dropout networks, plus local
+rotation and lattice constant.
 
 :func:`classify` resamples the image to the descriptor sampling, cuts windows of
 ``window`` angstrom every ``stride`` input pixels, and per batch of windows computes the
-descriptors, the CNN trunk once, the dropout head ``passes`` times, the mean softmax,
-the mutual information (bits) between prediction and dropout mask, and (optionally) the
-rotation and lattice constant for the predicted class (:mod:`stemlab.classify.lattice`).
+descriptors, each network's trunk once, the dropout heads ``passes`` times in all (shared
+out among the networks), the mean softmax, the mutual information (bits) between the
+prediction and the sampled network, and (optionally) the rotation and lattice constant for
+the predicted class (:mod:`stemlab.classify.lattice`).
 """
 
 from __future__ import annotations
@@ -119,8 +121,8 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
 
     ``data``: a 2D :class:`Dataset` (its y/x calibration gives the pixel size) or a 2D array
     with ``pixel_size`` (angstrom, or a string such as '0.012nm'). ``window`` in angstrom
-    (default 12), ``stride`` in input pixels (default a quarter window), ``passes`` MC
-    dropout samples, ``threshold`` on the mutual information (bits) for the unknown mask,
+    (default 12), ``stride`` in input pixels (default a quarter window), ``passes`` sampled
+    networks (MC-dropout passes, shared out among the ensemble's members), ``threshold`` on the mutual information (bits) for the unknown mask,
     ``device`` 'auto' | 'cpu' | 'cuda', ``weights`` a folder with classifier.pt + classes.json
     (default: the shipped weights), ``seed`` fixes the dropout masks.
     """

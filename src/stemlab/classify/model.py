@@ -9,6 +9,12 @@ the same features. That is exactly MC dropout over the layers that carry dropout
 Ghahramani 2016): the approximate posterior is over the head weights; the trunk weights are
 a point estimate, as they would be for a network whose trunk has no dropout.
 
+Several independently trained networks form a deep ensemble (:func:`build_ensemble`,
+Lakshminarayanan et al., NeurIPS 2017): the stochastic passes are shared out among the
+members, so the samples come from a mixture of the members' dropout posteriors and the
+mutual information also measures how much independently trained trunks disagree, which is
+what flags inputs unlike the training data (Ovadia et al., NeurIPS 2019).
+
 torch is imported lazily by :func:`build_model` so importing this module is cheap.
 """
 
@@ -114,3 +120,36 @@ def build_model(n_classes: int, config: dict | None = None):
             return torch.softmax(logits, dim=-1)
 
     return CrystalNet()
+
+
+def passes_per_member(passes: int, members: int) -> list[int]:
+    """Share ``passes`` stochastic passes out among ``members`` networks (first ones get the rest)."""
+    if passes < 1:
+        raise ValueError("passes must be >= 1")
+    return [passes // members + (m < passes % members) for m in range(members)]
+
+
+def build_ensemble(n_classes: int, config: dict | None = None, members: int = 1):
+    """A :class:`CrystalEnsemble` of ``members`` fresh networks (one network is an ensemble of 1)."""
+    import torch
+    from torch import nn
+
+    class CrystalEnsemble(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.members = nn.ModuleList(build_model(n_classes, config) for _ in range(members))
+            self.config = self.members[0].config
+            self.n_classes = n_classes
+
+        def prepare_inference(self):
+            for net in self.members:
+                net.prepare_inference()
+            return self
+
+        def mc_probabilities(self, x, passes: int, generator=None):
+            """(passes, N, n_classes) softmax probabilities; member m draws its share of the passes."""
+            shares = passes_per_member(passes, len(self.members))
+            return torch.cat([net.mc_probabilities(x, t, generator=generator)
+                              for net, t in zip(self.members, shares) if t > 0])
+
+    return CrystalEnsemble()

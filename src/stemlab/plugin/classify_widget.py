@@ -57,7 +57,7 @@ class ClassifyWidget(QWidget):
         self.passes = QSpinBox()
         self.passes.setRange(1, 500)
         self.passes.setValue(30)
-        self.passes.setToolTip("Monte-Carlo dropout passes per window")
+        self.passes.setToolTip("Stochastic passes per window (Monte-Carlo dropout, shared out among the ensemble's networks)")
         self.threshold = QDoubleSpinBox()
         self.threshold.setDecimals(3)
         self.threshold.setRange(0.0, 4.0)
