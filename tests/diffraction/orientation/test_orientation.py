@@ -42,6 +42,10 @@ def test_shipped_cifs_read():
         ph = read_cif(cifs[name])
         assert ph.point_group == pg and len(ph.structure.sites) == n
     assert len(resolve_phase("Ti").proper_laue_rotations) == 12
+    cubic = resolve_phase("Al").laue_rotations  # m-3m: 48 distinct operations, closed under products
+    assert len(cubic) == 48
+    products = np.einsum("aij,bjk->abik", cubic, cubic).reshape(-1, 9)
+    assert np.abs(products[:, None] - cubic.reshape(1, -1, 9)).max(-1).min(-1).max() < 1e-9
 
 
 def test_cif_without_symops_and_errors(tmp_path):

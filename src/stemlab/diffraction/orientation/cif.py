@@ -320,11 +320,11 @@ def _ops_from_diffpy(sg_number: int, items: dict):
 
 
 def _unique_matrices(mats: np.ndarray) -> np.ndarray:
-    out: list[np.ndarray] = []
-    for m in mats:
-        if not any(np.allclose(m, o, atol=1e-6) for o in out):
-            out.append(m)
-    return np.array(out)
+    """The distinct matrices of ``mats`` (n, 3, 3), first occurrences in order (entries within 1e-6)."""
+    mats = np.asarray(mats, dtype=float)
+    same = np.abs(mats[:, None] - mats[None]).max(axis=(-2, -1)) <= 1e-6
+    repeat = np.triu(same, 1).any(axis=0)  # equal to an earlier matrix
+    return mats[~repeat]
 
 
 def _point_group_name(sg_number: int, rotations: np.ndarray) -> str:
