@@ -95,6 +95,15 @@ def test_conventions_recover_rotation(lib, uvw, inplane):
     assert disorientation(res["rotation"][0].astype(float), R, phase)[0] < 1.0
 
 
+def test_matchers_of_one_library_share_its_template_tensors(lib):
+    """A preview and the run after it (other centre mode, same templates) build the templates once."""
+    preview = Matcher(lib, MatchSettings(calibration=CAL), (128, 128), nominal_centre=(64, 64))
+    run = Matcher(lib, MatchSettings(calibration=CAL, centre="fixed", n_refine=0), (128, 128), nominal_centre=(64, 64))
+    assert run.T is preview.T and run.n_templates == len(lib)
+    other = Matcher(lib, MatchSettings(calibration=CAL, sigma_px=2.0), (128, 128), nominal_centre=(64, 64))
+    assert other.T is not preview.T and not np.allclose(other.T.numpy(), preview.T.numpy())
+
+
 def test_mirror_branch_is_a_proper_orientation(lib):
     phase = lib.phases[0]
     refl = reflections(phase.structure, 1.5)

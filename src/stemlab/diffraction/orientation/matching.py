@@ -110,17 +110,10 @@ class Matcher:
                 f"With calibration {cal:g} 1/angstrom per px the first reflections lie at {g_min / cal:.1f} px, "
                 f"outside the usable detector radius {r_max:.0f} px: check the calibration (1/angstrom per px).")
         self.grid = PolarGrid(r_min, r_max, settings.dr, settings.n_theta, settings.n_harmonics)
-        dt = torch.float32
-        amp = np.where(library.intensity > 0, np.power(np.maximum(library.intensity, 0), settings.gamma), 0.0)
-        T = template_harmonics(library.kx, library.ky, amp, self.grid, cal, settings.sigma_px, device=self.device,
-                               dtype=dt)  # (K, R, N)
-        self.n_templates = T.shape[-1]
-        K1 = min(settings.n_coarse_harmonics, settings.n_harmonics)
-        self.k1 = K1
+        self.k1 = min(settings.n_coarse_harmonics, settings.n_harmonics)
         self.batch = 64 if self.device.type == 'cpu' else 1024
-        # [Re T | Im T] for every harmonic (K, R, 2N): its first K1 harmonics are the coarse stage
-        self.T = torch.cat([T.real, T.imag], dim=-1).contiguous()
-        self.T_high = torch.sqrt((T[K1:].abs() ** 2).sum(dim=(0, 1)))  # (N,) norm of the harmonics > K1
+        self.T, self.T_high = _template_tensors(library, self.grid, settings, self.k1, self.device)
+        self.n_templates = self.T_high.shape[0]
         self.rotations = torch.as_tensor(library.rotations, dtype=torch.float64, device=self.device)
         self.phase_index = torch.as_tensor(library.phase_index, device=self.device)
         self.slices = [library.phase_slice(p) for p in range(len(library.phases))]
@@ -468,6 +461,25 @@ def find_centres(x, nominal, radius_px: float = 4.0, search_px: float | None = N
     ry = torch.where(ok, (wgt * rows).sum(dim=(1, 2)) / safe, torch.full_like(total, float(nominal[0])))
     rx = torch.where(ok, (wgt * cols).sum(dim=(1, 2)) / safe, torch.full_like(total, float(nominal[1])))
     return torch.stack([ry, rx], dim=1)
+
+
+_TEMPLATES: dict = {}  # the last library's template tensors: a preview and the run that follows share them
+
+
+def _template_tensors(library: TemplateLibrary, grid: PolarGrid, settings: MatchSettings, k1: int, device):
+    """[Re T | Im T] (K, R, 2N) of the library's template harmonics and the norms (N,) of their
+    harmonics above ``k1``; kept for the next Matcher of the same library, grid and settings."""
+    import torch
+
+    key = (library.token, grid, settings.calibration, settings.sigma_px, settings.gamma, k1, str(device))
+    if key not in _TEMPLATES:
+        amp = np.where(library.intensity > 0, np.power(np.maximum(library.intensity, 0), settings.gamma), 0.0)
+        T = template_harmonics(library.kx, library.ky, amp, grid, settings.calibration, settings.sigma_px,
+                               device=device, dtype=torch.float32)  # (K, R, N)
+        _TEMPLATES.clear()
+        _TEMPLATES[key] = (torch.cat([T.real, T.imag], dim=-1).contiguous(),
+                           torch.sqrt((T[k1:].abs() ** 2).sum(dim=(0, 1))))
+    return _TEMPLATES[key]
 
 
 def _gaussian_blur(x, sigma):
