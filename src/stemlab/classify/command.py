@@ -74,6 +74,6 @@ def cmd_train(args) -> int:
     record = train(args.output, n_per_class=args.per_class, epochs=args.epochs, members=args.members,
                    seed=args.seed, threads=args.threads, progress=ProgressPrinter() if args.verbose else None)
     t = record["training"]
-    print(f"wrote {args.output}: validation accuracy {t['val_accuracy']:.4f} ({t['members']} network(s), "
+    print(f"wrote {args.output}: validation accuracy {t['val_accuracy']:.4f} ({record['members']} network(s), "
           f"{t['epochs']} epochs, {t['simulate_seconds'] + t['train_seconds']:.0f} s)")
     return 0

@@ -77,7 +77,7 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
         "members": members,
         "descriptor": {"sampling_angstrom": D.SAMPLING, "fft_size": D.FFT_SIZE, "low_cut": D.LOW_CUT,
                        "threshold": D.THRESHOLD},
-        "training": {"n_per_class": n_per_class, "epochs": epochs, "members": members, "batch_size": batch_size,
+        "training": {"n_per_class": n_per_class, "epochs": epochs, "batch_size": batch_size,
                      "lr": lr, "seed": seed, "threads": threads, "simulate_seconds": t_sim,
                      "train_seconds": time.perf_counter() - t1,
                      "val_accuracy": float((p_val.argmax(1) == data[3]).float().mean()),
