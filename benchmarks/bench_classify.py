@@ -202,7 +202,7 @@ def lattice_section(per_class, record):
         record["lattice"][label] = rows
 
 
-def speed_section(record, device, sizes=((2048, 0.1), (2048, 0.2))):
+def speed_section(record, device, weights=None, sizes=((2048, 0.1), (2048, 0.2))):
     import torch
 
     from stemlab.classify import synthetic as S
@@ -215,11 +215,11 @@ def speed_section(record, device, sizes=((2048, 0.1), (2048, 0.2))):
           "\n|---|---|---|---|---|---|")
     for n, ps in sizes:
         img, _, _, _ = S.bicrystal((n, n), ps, projection("fcc [110]"), projection("hcp [0001]"), seed=9)
-        classify(img[:256, :256], pixel_size=ps, passes=30, device=device)  # warm-up (imports, caches)
+        classify(img[:256, :256], pixel_size=ps, passes=30, device=device, weights=weights)  # warm-up (imports, caches)
         t0 = time.perf_counter()
-        r1 = classify(img, pixel_size=ps, passes=30, lattice=False, device=device)
+        r1 = classify(img, pixel_size=ps, passes=30, lattice=False, device=device, weights=weights)
         t1 = time.perf_counter()
-        classify(img, pixel_size=ps, passes=30, lattice=True, device=device)
+        classify(img, pixel_size=ps, passes=30, lattice=True, device=device, weights=weights)
         t2 = time.perf_counter()
         rows.append({"size": n, "pixel_size": ps, "windows": int(r1.info["windows"]), "device": r1.info["device"],
                      "classify_s": t1 - t0, "full_s": t2 - t1})
@@ -282,7 +282,7 @@ def main(argv=None):
         ood_section(model, names, max(args.per_class // 2, 20), record, DEFAULT_THRESHOLD)
         lattice_section(max(args.per_class // 4, 10), record)
     if not args.skip_speed:
-        speed_section(record, args.device)
+        speed_section(record, args.device, weights=args.weights)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(record, fh, indent=1)

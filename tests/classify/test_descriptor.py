@@ -45,3 +45,25 @@ def test_window_limits_and_resampling():
     out = D.resample(img, 0.075)
     assert out.shape == (60, 40)
     assert abs(out.mean() - img.mean()) < 0.02
+
+
+def test_window_taper_runs_from_flat_to_hann():
+    flat, hann = D.tukey2d(32, 0.0), D.tukey2d(32, 1.0)
+    assert np.all(flat == 1.0)
+    w = np.hanning(34)[1:-1]
+    np.testing.assert_allclose(hann, np.outer(w, w), atol=1e-6)
+    half = D.tukey2d(32, 0.5)[16]
+    assert np.all(half[8:24] == 1.0) and half[0] < 0.1  # flat middle half, tapered quarters
+
+
+def test_flat_window_sees_a_grain_three_angstrom_away():
+    """A second lattice filling the outer quarter of the window shows in the descriptor."""
+    rng = np.random.default_rng(2)
+    n = D.window_pixels(12.0)
+    yy, xx = np.mgrid[0:n, 0:n] * D.SAMPLING
+    grain_a = np.cos(2 * np.pi * xx / 2.0)  # 0.5 1/A along kx
+    grain_b = np.cos(2 * np.pi * yy / 2.6)  # 0.385 1/A along ky
+    img = np.where(xx < 9.0, grain_a, grain_b) + 0.01 * rng.standard_normal((n, n))
+    d = D.descriptors(img.astype(np.float32))
+    row_b = int(round(32 + 1 / 2.6 / D.FREQ_STEP))
+    assert d[row_b - 1:row_b + 2, 31:34].max() > 0.25  # the 3 A-away grain's reflection (Hann: 0.11)

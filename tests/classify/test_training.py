@@ -70,3 +70,21 @@ def test_shipped_weights_are_small_and_complete():
     expected = ["fcc [100]", "fcc [110]", "fcc [111]", "fcc [211]", "bcc [100]", "bcc [110]", "bcc [111]",
                 "hcp [0001]", "hcp [10-10]", "hcp [11-20]"]
     assert record["classes"] == expected
+
+
+def test_weights_for_another_descriptor_window_are_refused(tiny, tmp_path):
+    """Weights trained with a Hann-tapered descriptor must not be fed flat-window descriptors."""
+    import shutil
+
+    from stemlab.classify import descriptor as D
+    from stemlab.errors import FileFormatError
+
+    folder, _ = tiny
+    assert json.loads((folder / "classes.json").read_text())["descriptor"]["taper"] == D.TAPER
+    for name in ("classifier.pt", "classes.json"):
+        shutil.copy(folder / name, tmp_path / name)
+    record = json.loads((tmp_path / "classes.json").read_text())
+    del record["descriptor"]["taper"]  # weights saved before the taper was recorded were Hann (taper 1)
+    (tmp_path / "classes.json").write_text(json.dumps(record))
+    with pytest.raises(FileFormatError, match="another descriptor"):
+        load(tmp_path)

@@ -5,8 +5,13 @@ Pipeline (after Leitherer et al., npj Comput. Mater. 2023, with a physical-units
 1. The whole image is resampled once to :data:`SAMPLING` angstrom per pixel (Gaussian
    anti-alias filter when shrinking), so a window of W angstrom is always
    ``round(W / SAMPLING)`` pixels, whatever the microscope's pixel size.
-2. Each window loses its Hann-weighted mean (so the zero frequency is exactly 0), is
-   multiplied by a 2D Hann window and zero-padded to :data:`FFT_SIZE` pixels.
+2. Each window loses its mean (so the zero frequency is exactly 0) and is zero-padded to
+   :data:`FFT_SIZE` pixels. The window is flat (:data:`TAPER` = 0): every pixel of the
+   window the user chose counts equally. A Hann taper would keep only ~10 % of its weight
+   in the outer quarter, so a grain boundary 3 angstrom from a 12 angstrom window's centre
+   would barely show; measured, the flat window separates boundary windows better
+   (ROC AUC 0.91 vs 0.84) and classifies low-dose windows better (98.7 vs 98.1 %), its
+   sinc side lobes notwithstanding (docs/classification.md).
 3. |FFT|^2 is centred, divided by its maximum outside the low-frequency disk
    (|g| < :data:`LOW_CUT` 1/angstrom, which only holds background and window leakage and is
    set to 0), thresholded at :data:`THRESHOLD` of that maximum, and compressed with a
@@ -29,6 +34,7 @@ FFT_SIZE = 64  # descriptor side (pixels); the window is zero-padded to it
 FREQ_STEP = 1.0 / (FFT_SIZE * SAMPLING)  # 1/angstrom per descriptor pixel
 LOW_CUT = 0.22  # 1/angstrom; below every lattice reflection of the classes
 THRESHOLD = 0.01  # of the maximum power
+TAPER = 0.0  # fraction of the window inside cosine tapers (0 = flat, 1 = Hann); see the module docstring
 MIN_WINDOW_A, MAX_WINDOW_A = 6.0, FFT_SIZE * SAMPLING
 
 
@@ -76,10 +82,21 @@ def _interp_axis(img: np.ndarray, f: float, n: int, axis: int) -> np.ndarray:
     return (a * (1 - t) + b * t).astype(np.float32)
 
 
+def tukey2d(n: int, taper: float) -> np.ndarray:
+    """Separable 2D Tukey window of side ``n`` (float32): flat in the middle, cosine tapers
+    over the outer ``taper`` fraction (1 = Hann); no zero weights at the edges."""
+    t = np.arange(1, n + 1) / (n + 1)
+    edge = np.minimum(t, 1.0 - t)
+    w = np.ones(n)
+    ramp = edge < taper / 2
+    w[ramp] = 0.5 * (1.0 - np.cos(2.0 * np.pi * edge[ramp] / taper))
+    w = w.astype(np.float32)
+    return np.outer(w, w)
+
+
 def hann2d(n: int) -> np.ndarray:
     """Separable 2D Hann window of side ``n`` (float32)."""
-    w = np.hanning(n + 2)[1:-1].astype(np.float32)  # no zero weights at the edges
-    return np.outer(w, w)
+    return tukey2d(n, 1.0)
 
 
 def frequency_radius(fft_size: int = FFT_SIZE) -> np.ndarray:
@@ -96,9 +113,9 @@ def descriptors_torch(windows, fft_size: int = FFT_SIZE):
     if w > fft_size:
         raise ParameterError(f"window of {w} px does not fit the {fft_size} px descriptor.")
     x = windows.to(torch.float32)
-    hann = torch.from_numpy(hann2d(w)).to(x.device)
-    mean = (x * hann).sum(dim=(-2, -1), keepdim=True) / hann.sum()
-    x = (x - mean) * hann
+    taper = torch.from_numpy(tukey2d(w, TAPER)).to(x.device)
+    mean = (x * taper).sum(dim=(-2, -1), keepdim=True) / taper.sum()
+    x = (x - mean) * taper
     power = torch.fft.fft2(x, s=(fft_size, fft_size)).abs().square()
     power = torch.fft.fftshift(power, dim=(-2, -1))
     low = torch.from_numpy(frequency_radius(fft_size) < LOW_CUT).to(x.device)
@@ -123,9 +140,9 @@ def descriptors(windows, workers: int = 2) -> np.ndarray:
     n, w = arr.shape[0], arr.shape[-1]
     if w > FFT_SIZE:
         raise ParameterError(f"window of {w} px does not fit the {FFT_SIZE} px descriptor.")
-    hann = hann2d(w)
-    mean = np.einsum("nij,ij->n", arr, hann) / hann.sum()
-    x = (arr - mean[:, None, None]) * hann
+    taper = tukey2d(w, TAPER)
+    mean = np.einsum("nij,ij->n", arr, taper) / taper.sum()
+    x = (arr - mean[:, None, None]) * taper
     half = scipy.fft.rfft2(x, s=(FFT_SIZE, FFT_SIZE), workers=workers)  # (n, 64, 33)
     p_half = (half.real**2 + half.imag**2).astype(np.float32)
     m = FFT_SIZE // 2

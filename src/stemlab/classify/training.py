@@ -76,7 +76,7 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
         "config": ensemble.config,
         "members": members,
         "descriptor": {"sampling_angstrom": D.SAMPLING, "fft_size": D.FFT_SIZE, "low_cut": D.LOW_CUT,
-                       "threshold": D.THRESHOLD},
+                       "threshold": D.THRESHOLD, "taper": D.TAPER},
         "training": {"n_per_class": n_per_class, "epochs": epochs, "batch_size": batch_size,
                      "lr": lr, "seed": seed, "threads": threads, "simulate_seconds": t_sim,
                      "train_seconds": time.perf_counter() - t1,
@@ -156,7 +156,8 @@ def load(weights_dir=None, device="cpu"):
     record = json.loads(cfile.read_text())
     desc = record.get("descriptor", {})
     if desc and (abs(desc.get("sampling_angstrom", D.SAMPLING) - D.SAMPLING) > 1e-9
-                 or desc.get("fft_size", D.FFT_SIZE) != D.FFT_SIZE):
+                 or desc.get("fft_size", D.FFT_SIZE) != D.FFT_SIZE
+                 or abs(desc.get("taper", 1.0) - D.TAPER) > 1e-9):  # weights from before tapers were Hann
         raise FileFormatError(f"The weights in {folder} were trained for another descriptor ({desc}); retrain them.")
     model = build_ensemble(len(record["classes"]), record["config"], record.get("members", 1))
     state = torch.load(wfile, map_location="cpu", weights_only=True)
