@@ -144,14 +144,21 @@ def boundary_section(n_bicrystals, record, device, weights=None):
     print("| score | ROC AUC |\n|---|---|")
     for k, v in auc.items():
         print(f"| {k} | {v:.3f} |")
-    # how the separation depends on how much of the window the other grain fills: a window centred
-    # d from the boundary has about 50 / 26 / 9 % of its Hann weight beyond it at d = 0 / 1.5 / 3 A
+    # how the separation depends on how much of the window the other grain fills: a 12 A (flat) window
+    # centred d from the boundary has about 50 / 38 / 25 % of its area beyond it at d = 0 / 1.5 / 3 A
     dist, mi = cat(boundary_distance), cat(pos_mi)
     by_distance = {f"< {d_max} A": roc_auc(mi[dist < d_max], cat(neg_mi)) for d_max in (1.0, 1.5, 2.0, 3.0)}
     record["boundary"]["auc_mutual_information_by_distance"] = by_distance
-    print("\n| boundary windows (centre distance) | windows | ROC AUC (mutual information) |\n|---|---|---|")
+    from stemlab.classify.inference import DEFAULT_THRESHOLD
+
+    flagged = {f"< {d_max} A": float((mi[dist < d_max] > DEFAULT_THRESHOLD).mean()) for d_max in (1.0, 1.5, 2.0, 3.0)}
+    flagged["bulk"] = float((cat(neg_mi) > DEFAULT_THRESHOLD).mean())
+    record["boundary"]["flagged_unknown_by_distance"] = flagged
+    print(f"\n| boundary windows (centre distance) | windows | ROC AUC (mutual information) | flagged unknown "
+          f"(MI > {DEFAULT_THRESHOLD} bits) |\n|---|---|---|---|")
     for (label, v), d_max in zip(by_distance.items(), (1.0, 1.5, 2.0, 3.0)):
-        print(f"| {label} | {int((dist < d_max).sum())} | {v:.3f} |")
+        print(f"| {label} | {int((dist < d_max).sum())} | {v:.3f} | {flagged[label]:.0%} |")
+    print(f"| bulk (> 8.5 A) | {len(cat(neg_mi))} | | {flagged['bulk']:.1%} |")
     print(f"\nbulk-window accuracy in the bicrystals: {record['boundary']['bulk_accuracy']:.4f}")
     return cat(neg_mi)
 
