@@ -162,32 +162,33 @@ def main(argv=None):
           f"precession {args.precession} deg, relrod data {args.data_s_width} / library {args.lib_s_width} 1/A")
     print(f"{'method':<11} {'kind':<7} {'dose':>7} {'N':>5} {'templates':>9} {'library s':>9} {'patterns/s':>10} "
           f"{'<2 deg':>7} {'equiv':>6} {'phase':>6} {'R>2':>7} {'<2|R>2':>7}")
-    for kind in args.kinds:
-        for di, dose in enumerate(args.dose):
-            ds = two_phase_scan(scan_shape=(args.scan, args.scan), dose=dose, seed=7, descan_offset=(0, 0),
-                                descan_gradient=((0, 0), (0, 0)), intensity_jitter=args.jitter,
-                                precession_deg=args.precession, s_width=args.data_s_width,
-                                reciprocal_pixel=args.reciprocal_pixel,
-                                n_grains=max(14, args.scan * args.scan // 12), **SCAN_KINDS[kind])
-            gt = ds.metadata["ground_truth"]
-            n = gt["phase"].size
-            runs = [(f"stemlab-r{k}", lambda k=k: run_stemlab(ds, phases, args.resolution, args.device, k,
-                                                         args.precession, args.lib_s_width))
-                    for k in args.n_refine]
-            if not args.no_pyxem and (di == 0 or args.pyxem_all_doses):
-                runs.append(("pyxem", lambda: run_pyxem(ds, phases, args.resolution, n_r=62)))
-            for name, run in runs:
-                t_lib, t, rot, ph, n_t, res = run()
-                t = min(t, run()[1])  # steady state: the faster of two runs (both sides alike)
-                acc, pacc, ang = accuracy(rot, ph, gt, phases)
-                eq = equivalent_fraction(rot, ph, ds, phases)
-                reliable = "      -       -"
-                if res is not None:  # stemlab: accuracy where the orientation reliability exceeds RELIABLE
-                    ok = res.arrays["orientation_reliability"].ravel() > RELIABLE
-                    reliable = f"{ok.mean() * 100:>6.1f}% {np.mean(ang[ok] < 2.0) * 100 if ok.any() else 0:>6.1f}%"
-                print(f"{name:<11} {kind:<7} {dose:>7.0f} {n:>5} {n_t:>9} {t_lib:>9.2f} {n / t:>10.1f} "
-                      f"{acc * 100:>6.1f}% {eq * 100:>5.1f}% {pacc * 100:>5.1f}% {reliable}", flush=True)
-
+    scans = [(kind, di, dose, two_phase_scan(scan_shape=(args.scan, args.scan), dose=dose, seed=7,
+                                             descan_offset=(0, 0), descan_gradient=((0, 0), (0, 0)),
+                                             intensity_jitter=args.jitter, precession_deg=args.precession,
+                                             s_width=args.data_s_width, reciprocal_pixel=args.reciprocal_pixel,
+                                             n_grains=max(14, args.scan * args.scan // 12), **SCAN_KINDS[kind]))
+             for kind in args.kinds for di, dose in enumerate(args.dose)]
+    # every stemlab run first, then every pyxem run: pyxem leaves thread pools behind that slowed the
+    # torch runs after it by ~30 % when the two alternated
+    runs = [(f"stemlab-r{k}", scan, lambda ds, k=k: run_stemlab(ds, phases, args.resolution, args.device, k,
+                                                                args.precession, args.lib_s_width))
+            for scan in scans for k in args.n_refine]
+    if not args.no_pyxem:
+        runs += [("pyxem", scan, lambda ds: run_pyxem(ds, phases, args.resolution, n_r=62))
+                 for scan in scans if scan[1] == 0 or args.pyxem_all_doses]
+    for name, (kind, _, dose, ds), run in runs:
+        gt = ds.metadata["ground_truth"]
+        n = gt["phase"].size
+        t_lib, t, rot, ph, n_t, res = run(ds)
+        t = min(t, run(ds)[1])  # steady state: the faster of two runs (both sides alike)
+        acc, pacc, ang = accuracy(rot, ph, gt, phases)
+        eq = equivalent_fraction(rot, ph, ds, phases)
+        reliable = "      -       -"
+        if res is not None:  # stemlab: accuracy where the orientation reliability exceeds RELIABLE
+            ok = res.arrays["orientation_reliability"].ravel() > RELIABLE
+            reliable = f"{ok.mean() * 100:>6.1f}% {np.mean(ang[ok] < 2.0) * 100 if ok.any() else 0:>6.1f}%"
+        print(f"{name:<11} {kind:<7} {dose:>7.0f} {n:>5} {n_t:>9} {t_lib:>9.2f} {n / t:>10.1f} "
+              f"{acc * 100:>6.1f}% {eq * 100:>5.1f}% {pacc * 100:>5.1f}% {reliable}", flush=True)
 
 if __name__ == "__main__":
     main()
