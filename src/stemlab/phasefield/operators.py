@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..simulate.phasefield import etdrk2_steps
+
 MODELS = ("allen-cahn", "cahn-hilliard")
 PARAM_NAMES = ("M*kappa", "M*W", "M*dG")
 
@@ -214,11 +216,6 @@ class Propagator:
         u_hat = torch.fft.rfft2(lap._extend(u))
         out = [u]
         for _ in range(n_intervals):
-            for _ in range(n_sub):
-                N0 = nonlinear_hat(u)
-                a_hat = E * u_hat + P1 * N0
-                N1 = nonlinear_hat(back(a_hat))
-                u_hat = a_hat + P2 * (N1 - N0)
-                u = back(u_hat)
+            u, u_hat = etdrk2_steps(u, u_hat, n_sub, E, P1, P2, nonlinear_hat, back)
             out.append(u)
         return torch.stack(out, dim=1)

@@ -135,13 +135,7 @@ def solve(u0, times, params: PhaseFieldParameters, *, model: str = "allen-cahn",
             h = interval / n_steps
             if cached_h is None or not np.isclose(h, cached_h, rtol=1e-12, atol=0):
                 coeffs, cached_h = _etd2_coefficients(lin, h), h
-            E, P1, P2 = coeffs
-            for _ in range(n_steps):
-                N0 = nonlinear(u)
-                a_hat = E * u_hat + P1 * N0
-                N1 = nonlinear(ifft(a_hat))
-                u_hat = a_hat + P2 * (N1 - N0)
-                u = ifft(u_hat)
+            u, u_hat = etdrk2_steps(u, u_hat, n_steps, *coeffs, nonlinear, ifft)
             t = target
         out[i] = u
         if progress is not None:
@@ -149,6 +143,21 @@ def solve(u0, times, params: PhaseFieldParameters, *, model: str = "allen-cahn",
         if cancel is not None:
             cancel.check()
     return out
+
+
+def etdrk2_steps(u, u_hat, n_steps: int, E, P1, P2, nonlinear_hat, inverse):
+    """``n_steps`` ETDRK2 steps of u_t = L u + N(u) in Fourier space; numpy or torch arrays alike.
+
+    E = exp(Lh), P1 = h phi1(Lh), P2 = h phi2(Lh) (any factor of N folded in),
+    ``nonlinear_hat(u)`` = N(u) transformed, ``inverse(u_hat)`` = u. Returns (u, u_hat).
+    """
+    for _ in range(n_steps):
+        N0 = nonlinear_hat(u)
+        a_hat = E * u_hat + P1 * N0
+        N1 = nonlinear_hat(inverse(a_hat))
+        u_hat = a_hat + P2 * (N1 - N0)
+        u = inverse(u_hat)
+    return u, u_hat
 
 
 def _etd2_coefficients(lin, h):
