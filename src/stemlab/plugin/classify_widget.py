@@ -12,18 +12,16 @@ from __future__ import annotations
 import numpy as np
 from qtpy.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QLabel,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ..dataset import Dataset
 from ..errors import StemlabError
+from .forms import device_combo, spin_box
 from .layers import image_layer_data, labels_layer_data, layer_to_dataset
 from .layer_picker import LayerPicker, image_layer
 from .tasks import TaskPanel
@@ -43,32 +41,17 @@ class ClassifyWidget(QWidget):
         self.result = None
         self.result_layers = []
         self.layer_combo = LayerPicker(self.viewer, _classifiable)
-        self.window = QDoubleSpinBox()
-        self.window.setRange(6.0, 24.0)
-        self.window.setValue(12.0)
-        self.window.setSuffix(" Å")
-        self.window.setToolTip("Window side in angstrom (the classifier was trained on ~10-14 Å)")
-        self.stride = QDoubleSpinBox()
-        self.stride.setRange(0.0, 10000.0)
-        self.stride.setValue(0.0)
-        self.stride.setSpecialValueText("quarter window")
-        self.stride.setSuffix(" px")
-        self.stride.setToolTip("Step between windows in image pixels (0: a quarter window)")
-        self.passes = QSpinBox()
-        self.passes.setRange(1, 500)
-        self.passes.setValue(30)
-        self.passes.setToolTip("Stochastic passes per window (Monte-Carlo dropout, shared out among the ensemble's networks)")
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setDecimals(3)
-        self.threshold.setRange(0.0, 4.0)
-        self.threshold.setSingleStep(0.02)
-        self.threshold.setValue(0.1)
-        self.threshold.setSuffix(" bits")
-        self.threshold.setToolTip("Windows whose mutual information exceeds this are 'unknown / interface'")
+        self.window = spin_box(6.0, 24.0, 12.0, decimals=2, suffix=" Å",
+                               tooltip="Window side in angstrom (the classifier was trained on ~10-14 Å)")
+        self.stride = spin_box(0.0, 10000.0, 0.0, decimals=2, suffix=" px", special="quarter window",
+                               tooltip="Step between windows in image pixels (0: a quarter window)")
+        self.passes = spin_box(1, 500, 30, tooltip="Stochastic passes per window (Monte-Carlo dropout, shared "
+                                                   "out among the ensemble's networks)")
+        self.threshold = spin_box(0.0, 4.0, 0.1, decimals=3, step=0.02, suffix=" bits",
+                                  tooltip="Windows whose mutual information exceeds this are 'unknown / interface'")
         self.lattice = QCheckBox("rotation and lattice constant")
         self.lattice.setChecked(True)
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device = device_combo()
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.run)
         self.summary = QLabel("")

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 from qtpy.QtCore import Qt
-from qtpy.QtWidgets import (QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+from qtpy.QtWidgets import (QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                             QListWidget, QListWidgetItem, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget)
 
 from ..errors import StemlabError
 from .explorer import explorer_for
+from .forms import spin_box
 from .layers import image_layer_data, labels_layer_data, layer_to_dataset, napari_units
 from .layer_picker import LayerPicker, image_layer
 from .tasks import TaskPanel
@@ -45,9 +46,9 @@ class OrientationWidget(QWidget):
         add_cif.clicked.connect(self._add_cif_dialog)
         self.voltage_edit = QLineEdit("200")
         self.calibration_edit = QLineEdit(placeholderText="1/angstrom per px (default: the layer's)")
-        self.resolution = _spin(1.0, 0.2, 5.0, 0.1)
-        self.precession = _spin(0.0, 0.0, 3.0, 0.1)
-        self.gamma = _spin(0.5, 0.1, 1.0, 0.05)
+        self.resolution = spin_box(0.2, 5.0, 1.0, decimals=2, step=0.1)
+        self.precession = spin_box(0.0, 3.0, 0.0, decimals=2, step=0.1)
+        self.gamma = spin_box(0.1, 1.0, 0.5, decimals=2, step=0.05)
         self.centre_combo = QComboBox()
         self.centre_combo.addItems(["auto", "fixed"])
         self.background_combo = QComboBox()
@@ -250,15 +251,6 @@ class OrientationWidget(QWidget):
                 step[axis] = value
         self.viewer.dims.current_step = tuple(step)
         self.preview(idx)
-
-
-def _spin(value, low, high, step):
-    box = QDoubleSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setDecimals(2)
-    box.setValue(value)
-    return box
 
 
 def _is_number(text) -> bool:

@@ -19,7 +19,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -27,6 +26,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..errors import Cancelled, ParameterError
+from .forms import spin_box
 from .layers import META_KEY, image_layer_data, labels_layer_data, layer_to_dataset
 from .layer_picker import LayerPicker
 from .tasks import TaskPanel
@@ -62,20 +62,13 @@ class PhaseFieldWidget(QWidget):
         self.layer_combo = LayerPicker(self.viewer, is_video_layer)
         self.model_combo = QComboBox()
         self.model_combo.addItems(list(MODELS))
-        self.frame_start = QSpinBox()
-        self.frame_stop = QSpinBox()
-        for box in (self.frame_start, self.frame_stop):
-            box.setRange(0, 100000)
+        self.frame_start = spin_box(0, 100000, 0)
+        self.frame_stop = spin_box(0, 100000, 0)
         self.crop_edit = QLineEdit()
         self.crop_edit.setPlaceholderText("y0,y1,x0,x1 px (empty: whole frame)")
-        self.downsample = QSpinBox()
-        self.downsample.setRange(1, 16)
-        self.downsample.setValue(2)
-        self.downsample.setToolTip("Spatial coarse-graining of the order parameter")
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 1000000)
-        self.steps.setValue(1500)
-        self.steps.setToolTip("Training budget: optimiser steps (Resume continues up to this number)")
+        self.downsample = spin_box(1, 16, 2, tooltip="Spatial coarse-graining of the order parameter")
+        self.steps = spin_box(1, 1000000, 1500,
+                              tooltip="Training budget: optimiser steps (Resume continues up to this number)")
         self.align = QCheckBox("Drift correction before the fit")
         self.align.setChecked(True)
 

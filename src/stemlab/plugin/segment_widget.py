@@ -8,9 +8,10 @@ segment's mean fingerprint and (videos) phase fraction vs time.
 from __future__ import annotations
 
 import numpy as np
-from qtpy.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                            QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                            QPushButton, QVBoxLayout, QWidget)
 
+from .forms import device_combo, spin_box
 from .layers import image_layer_data, labels_layer_data, layer_to_dataset
 from .layer_picker import LayerPicker, image_layer
 from .tasks import TaskPanel
@@ -24,30 +25,21 @@ class SegmentWidget(QWidget):
         self.viewer = napari_viewer
         self.result = None
         self.layer_box = LayerPicker(self.viewer, image_layer(2, 3))
-        self.patch = _spin(0.0, 1e6, 4, "auto")
-        self.window = _spin(0.0, 1e6, 4, "auto")
+        self.patch = spin_box(0.0, 1e6, 0.0, decimals=4, special="auto")
+        self.window = spin_box(0.0, 1e6, 0.0, decimals=4, special="auto")
         self.unit_label = QLabel("")
         self.translations = QCheckBox("translations")
         self.rotations = QCheckBox("rotations 2/3/4/6-fold")
         self.mirrors = QCheckBox("mirrors")
         for box in (self.translations, self.rotations, self.mirrors):
             box.setChecked(True)
-        self.n_translations = QSpinBox()
-        self.n_translations.setRange(1, 1000)
-        self.n_translations.setValue(100)
-        self.n_mirrors = QSpinBox()
-        self.n_mirrors.setRange(1, 720)
-        self.n_mirrors.setValue(180)
-        self.stride = QSpinBox()
-        self.stride.setRange(0, 64)
-        self.stride.setSpecialValueText("auto")
-        self.segments = QSpinBox()
-        self.segments.setRange(0, 20)
-        self.segments.setSpecialValueText("auto")
+        self.n_translations = spin_box(1, 1000, 100)
+        self.n_mirrors = spin_box(1, 720, 180)
+        self.stride = spin_box(0, 64, 0, special="auto")
+        self.segments = spin_box(0, 20, 0, special="auto")
         self.fit_frames = QLineEdit("0")
         self.fit_frames.setToolTip("video frames the model is fitted on, e.g. '0' or '0, 10, 20'")
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda"])
+        self.device = device_combo()
         self.run_button = QPushButton("Run")
         self.run_button.clicked.connect(self.run)
         self.tasks = TaskPanel(self)
@@ -180,15 +172,6 @@ class SegmentWidget(QWidget):
             ax2.set_ylabel("area fraction")
         fig.tight_layout()
         self.canvas.draw_idle()
-
-
-def _spin(low, high, decimals, special):
-    box = QDoubleSpinBox()
-    box.setRange(low, high)
-    box.setDecimals(decimals)
-    box.setSpecialValueText(special)
-    box.setValue(low)
-    return box
 
 
 def _figure():

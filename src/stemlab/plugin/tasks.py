@@ -42,6 +42,7 @@ class TaskPanel(QWidget):
         self._relay.changed.connect(self._show_progress)
         self._token: CancelToken | None = None
         self.worker = None
+        self._running = set()  # workers whose thread has not finished yet (they may outlive `busy`)
 
     @property
     def busy(self) -> bool:
@@ -66,6 +67,8 @@ class TaskPanel(QWidget):
         worker.returned.connect(lambda result: self._finish(worker, on_done, result))
         worker.errored.connect(lambda error: self._fail(worker, error))
         self.worker = worker
+        self._running.add(worker)
+        worker.finished.connect(lambda: self._running.discard(worker))
         self.cancel_button.setEnabled(True)
         self.bar.setFormat(f"{description}: %p%")
         self.bar.setRange(0, 0)
@@ -78,13 +81,15 @@ class TaskPanel(QWidget):
             self._token.cancel()
 
     def wait(self, timeout_ms: int = 60000):
-        """Block (processing Qt events) until the current task has ended; for tests and scripts."""
+        """Block (processing Qt events) until the current task has ended and its worker's thread has
+        finished (so slots on ``finished`` have run too); for tests and scripts."""
         from qtpy.QtCore import QCoreApplication, QElapsedTimer
 
         timer = QElapsedTimer()
         timer.start()
-        while self.busy and timer.elapsed() < timeout_ms:
+        while (self.busy or self._running) and timer.elapsed() < timeout_ms:
             QCoreApplication.processEvents()
+        QCoreApplication.processEvents()  # the widgets' own slots on the worker's last signal
         return not self.busy
 
     def _show_progress(self, done, total, message):
