@@ -198,7 +198,7 @@ class Matcher:
         N = self.n_templates
         # coarse stage: all templates, harmonics 1..K1, one GEMM; sum_k |C_k| ranks them
         Cr, Ci, Mr, Mi = self.correlate(P[:, :self.k1])
-        coarse = torch.cat([torch.sqrt(Cr * Cr + Ci * Ci).sum(0), torch.sqrt(Mr * Mr + Mi * Mi).sum(0)], dim=1)  # (B, 2N)
+        coarse = torch.cat([torch.hypot(Cr, Ci).sum(0), torch.hypot(Mr, Mi).sum(0)], dim=1)  # (B, 2N), one fused op
         del Cr, Ci, Mr, Mi
         # exact upper bound of the full score: coarse bound + |P_high| |T_high| (Cauchy-Schwarz)
         p_high = torch.sqrt((P[:, self.k1:].abs() ** 2).sum(dim=(1, 2)))  # (B,)
