@@ -102,7 +102,7 @@ def boundary_section(n_bicrystals, record, device, weights=None):
     from stemlab.simulate.projections import CLASS_PROJECTIONS
 
     rng = np.random.default_rng(123)
-    pos_mi, neg_mi, pos_h, neg_h, pos_c, neg_c = [], [], [], [], [], []
+    pos_mi, neg_mi, pos_h, neg_h, pos_c, neg_c, pos_u, neg_u = [], [], [], [], [], [], [], []
     bulk_correct, boundary_distance = [], []
     for i in range(n_bicrystals):
         a, b = rng.choice(len(CLASS_PROJECTIONS), 2, replace=True)
@@ -114,7 +114,7 @@ def boundary_section(n_bicrystals, record, device, weights=None):
         n = int(48 / ps)
         img, grain, dist, _ = S.bicrystal((n, n), ps, CLASS_PROJECTIONS[a], CLASS_PROJECTIONS[b], rotation_a=ra,
                                           rotation_b=rb, boundary_angle=angle, seed=1000 + i)
-        res = classify(img, pixel_size=ps, passes=30, lattice=False, device=device, seed=i, weights=weights)
+        res = classify(img, pixel_size=ps, passes=30, lattice=True, device=device, seed=i, weights=weights)
         ay, ax = res.axes
         ry = np.rint((ay.offset + ay.scale * np.arange(ay.size)) / ps).astype(int)
         rx = np.rint((ax.offset + ax.scale * np.arange(ax.size)) / ps).astype(int)
@@ -125,6 +125,7 @@ def boundary_section(n_bicrystals, record, device, weights=None):
         p = res.mean_probabilities
         h = -(p * np.log2(p + 1e-12)).sum(-1)
         pos_mi.append(res.uncertainty[boundary]), neg_mi.append(res.uncertainty[bulk])
+        pos_u.append(res.unknown[boundary]), neg_u.append(res.unknown[bulk])  # MI or lattice out of class range
         boundary_distance.append(np.abs(d[boundary]))
         pos_h.append(h[boundary]), neg_h.append(h[bulk])
         pos_c.append(1 - res.probability[boundary]), neg_c.append(1 - res.probability[bulk])
@@ -153,12 +154,16 @@ def boundary_section(n_bicrystals, record, device, weights=None):
 
     flagged = {f"< {d_max} A": float((mi[dist < d_max] > DEFAULT_THRESHOLD).mean()) for d_max in (1.0, 1.5, 2.0, 3.0)}
     flagged["bulk"] = float((cat(neg_mi) > DEFAULT_THRESHOLD).mean())
+    unknown = {f"< {d_max} A": float(cat(pos_u)[dist < d_max].mean()) for d_max in (1.0, 1.5, 2.0, 3.0)}
+    unknown["bulk"] = float(cat(neg_u).mean())
     record["boundary"]["flagged_unknown_by_distance"] = flagged
+    record["boundary"]["unknown_mask_by_distance"] = unknown
     print(f"\n| boundary windows (centre distance) | windows | ROC AUC (mutual information) | flagged unknown "
-          f"(MI > {DEFAULT_THRESHOLD} bits) |\n|---|---|---|---|")
+          f"(MI > {DEFAULT_THRESHOLD} bits) | unknown mask (MI, or lattice constant outside the class range) |"
+          "\n|---|---|---|---|---|")
     for (label, v), d_max in zip(by_distance.items(), (1.0, 1.5, 2.0, 3.0)):
-        print(f"| {label} | {int((dist < d_max).sum())} | {v:.3f} | {flagged[label]:.0%} |")
-    print(f"| bulk (> 8.5 A) | {len(cat(neg_mi))} | | {flagged['bulk']:.1%} |")
+        print(f"| {label} | {int((dist < d_max).sum())} | {v:.3f} | {flagged[label]:.0%} | {unknown[label]:.0%} |")
+    print(f"| bulk (> 8.5 A) | {len(cat(neg_mi))} | | {flagged['bulk']:.1%} | {unknown['bulk']:.1%} |")
     print(f"\nbulk-window accuracy in the bicrystals: {record['boundary']['bulk_accuracy']:.4f}")
     return cat(neg_mi)
 

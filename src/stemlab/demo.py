@@ -125,16 +125,12 @@ def _demo_haadf_analyses(out: Path, progress) -> list[str]:
     fig.tight_layout()
     fig.savefig(out / "haadf_analyses.png", dpi=80, bbox_inches="tight")
     plt.close(fig)
-    known = classes.labels[~classes.unknown.astype(bool)]
-    found = ", ".join(f"{classes.class_names[i - 1]} {100 * np.mean(known == i):.0f} %"
-                      for i in sorted(np.unique(known), key=lambda i: -np.sum(known == i)))
     return [
         "",
         f"symmetry segmentation of the HAADF sample: {segmentation.n_segments} segments (truth "
         f"{len(np.unique(truth))}), pixel accuracy {100 * accuracy:.1f} %, {segmented:.1f} s",
-        f"CNN classification: {classes.labels.size} windows x {classes.passes} passes in {classified:.1f} s; "
-        f"{100 * classes.unknown.mean():.0f} % of windows flagged unknown (interfaces); the others read as "
-        f"{found} (truth: {'; '.join(image.metadata['ground_truth']['names'])})",
+        f"CNN classification, {classes.passes} passes, {classified:.1f} s: {classes.summary()}",
+        f"  (truth: {'; '.join(image.metadata['ground_truth']['names'])})",
         "  wrote haadf_results.npz and haadf_analyses.png",
     ]
 

@@ -28,7 +28,10 @@ def test_widget_adds_calibrated_layers(make_napari_viewer, bicrystal_ds):
     np.testing.assert_allclose(labels.scale, [0.3, 0.3])
     np.testing.assert_allclose(labels.translate, [0.5 + 15.5 * 0.0375, -0.2 + 15.5 * 0.0375])
     assert [str(u) for u in labels.units] == ["nanometer"] * 2
-    assert "windows" in widget.summary.text()
+    text = widget.summary.text()
+    share = f"{widget.result.unknown.mean():.0%} unknown"
+    assert text.startswith(f"{labels.data.shape[0]} x {labels.data.shape[1]} windows") and share in text
+    assert "fcc [110]" in text and "bcc [100]" in text  # the bicrystal's two grains
     # result layers are not offered as inputs
     assert [widget.layer_combo.itemText(i) for i in range(widget.layer_combo.count())] == ["bicrystal"]
 

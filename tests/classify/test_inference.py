@@ -59,6 +59,40 @@ def test_bulk_windows_right_and_boundary_uncertain(result, bicrystal_ds):
     assert np.median(a_l) == pytest.approx(3.8, rel=0.02)
 
 
+def test_unknown_mask_adds_lattice_constants_outside_the_class_range(result, bicrystal_ds):
+    """A window reads as unknown when its uncertainty is high or no crystal of its class has its
+    lattice constant; the bulk of both grains is neither."""
+    import json
+
+    from stemlab.classify.training import CLASSES_FILE, default_weights_dir
+
+    ranges = json.loads((default_weights_dir() / CLASSES_FILE).read_text())["lattice"]
+    names = np.array(result.class_names)[result.labels - 1]
+    lo = np.array([ranges[n]["a_range"][0] for n in names.ravel()]).reshape(names.shape)
+    hi = np.array([ranges[n]["a_range"][1] for n in names.ravel()]).reshape(names.shape)
+    a = result.lattice_constant
+    outside = (a < 0.95 * lo) | (a > 1.05 * hi)
+    np.testing.assert_array_equal(result.unknown, (result.uncertainty > result.threshold) | outside)
+    assert result.info["lattice_outside_class_range"] == int(outside.sum())
+    ds, _, dist = bicrystal_ds
+    bulk = np.abs(_centre_distance(result, ds, dist)) > 8.5
+    assert not result.unknown[bulk].any()
+    mi_only = classify(ds, passes=30, device="cpu", lattice_tolerance=float("inf"))
+    np.testing.assert_array_equal(mi_only.unknown, mi_only.uncertainty > mi_only.threshold)
+
+
+def test_sample_interfaces_read_as_a_third_pattern_are_flagged():
+    """The HAADF sample's half-and-half interface windows that read, confidently, as hcp [11-20]
+    with a ~2.7 angstrom (the class starts at 2.95) are marked unknown by their lattice constant."""
+    from stemlab.samples import sample_haadf
+
+    res = classify(sample_haadf(), passes=30, device="cpu")
+    names = np.array(res.class_names)[res.labels - 1]
+    odd = (names == "hcp [11-20]") & (res.lattice_constant < 2.8)
+    assert odd.sum() >= 5 and res.unknown[odd].all()
+    assert not (res.uncertainty[odd] > res.threshold).all()  # the uncertainty alone missed some
+
+
 def test_same_seed_same_result(bicrystal_ds):
     ds, _, _ = bicrystal_ds
     crop = ds.with_data(ds.data[:160, :160], axes=(Axis("y", 160, 0.01, 0, "nm"), Axis("x", 160, 0.01, 0, "nm")))

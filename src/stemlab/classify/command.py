@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     p.add_argument("--weights", default=None, metavar="DIR", help="folder with classifier.pt + classes.json "
                    "(default: the weights shipped with stemlab)")
     p.add_argument("--no-lattice", action="store_true", help="skip the rotation / lattice-constant maps")
+    p.add_argument("--lattice-tolerance", type=float, default=0.05, metavar="FRACTION",
+                   help="mark unknown the windows whose lattice constant is this far outside their class's range "
+                        "(default 0.05; 'inf' turns it off, e.g. for an image whose pixel size is uncertain)")
     p.add_argument("-o", "--output", required=True, help="output .npz")
     p.add_argument("-v", "--verbose", action="store_true", help="show progress")
     add_calibration_options(p)
@@ -54,7 +57,8 @@ def cmd_classify(args) -> int:
     ds = load_one(args.input, **calibration_kwargs(args))
     result = classify(ds, window=args.window, stride=args.stride, passes=args.passes,
                       threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
-                      lattice=not args.no_lattice, device=args.device, weights=args.weights,
+                      lattice=not args.no_lattice, lattice_tolerance=args.lattice_tolerance,
+                      device=args.device, weights=args.weights,
                       progress=ProgressPrinter() if args.verbose else None)
     with atomic_write(out) as tmp:
         with open(tmp, "wb") as fh:

@@ -24,6 +24,7 @@ from . import descriptor as D
 DEFAULT_WINDOW = 12.0  # angstrom
 DEFAULT_PASSES = 30
 DEFAULT_THRESHOLD = 0.1  # bits of mutual information
+DEFAULT_LATTICE_TOLERANCE = 0.05  # relative; a lattice constant this far outside its class's range is 'unknown'
 
 
 @dataclass
@@ -32,7 +33,8 @@ class ClassificationResult:
 
     ``labels`` int32: 1 + index of the predicted class in ``class_names`` (0 is never used, so a
     napari Labels layer shows every window); ``probability`` mean softmax of that class;
-    ``uncertainty`` mutual information in bits; ``unknown`` uncertainty > threshold;
+    ``uncertainty`` mutual information in bits; ``unknown`` uncertainty > threshold, or a
+    lattice constant outside the predicted class's range;
     ``rotation`` degrees modulo the class's symmetry; ``lattice_constant`` angstrom;
     ``mean_probabilities`` (rows, cols, n_classes); ``axes`` the grid's calibrated (y, x) axes.
     """
@@ -65,6 +67,15 @@ class ClassificationResult:
         if source is not None:
             return source.with_data(data, axes=self.axes, kind="image", name=title, **meta)
         return Dataset(data, self.axes, kind="image", name=title, metadata=meta)
+
+    def summary(self, top: int = 3) -> str:
+        """One line: the unknown share, then the ``top`` classes among the other windows."""
+        known = self.labels[~self.unknown]
+        counts = np.bincount(known, minlength=len(self.class_names) + 1)[1:]
+        shares = ", ".join(f"{self.class_names[i]} {counts[i] / max(known.size, 1):.0%}"
+                           for i in np.argsort(-counts, kind="stable")[:top] if counts[i])
+        return (f"{self.labels.shape[0]} x {self.labels.shape[1]} windows, {self.unknown.mean():.0%} unknown / "
+                f"interface; the others: {shares or 'none'}")
 
     def arrays(self) -> dict:
         """Everything the CLI writes: the maps, class names and the grid calibration."""
@@ -113,10 +124,20 @@ def _mutual_information(probs):
     return mean, (h_mean - h_each).clamp_min(0.0)
 
 
+def _outside_class_range(a, pred, names, record, tolerance: float) -> np.ndarray:
+    """Windows (bool, like ``a``) whose lattice constant ``a`` (angstrom, NaN = not measured) lies
+    more than ``tolerance`` outside the a-range of their predicted class (record['lattice'])."""
+    ranges = record.get("lattice", {})
+    lo = np.array([ranges.get(n, {}).get("a_range", [0.0, np.inf])[0] for n in names])[pred]
+    hi = np.array([ranges.get(n, {}).get("a_range", [0.0, np.inf])[1] for n in names])[pred]
+    with np.errstate(invalid="ignore"):
+        return (a < lo * (1 - tolerance)) | (a > hi * (1 + tolerance))
+
+
 def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: float | None = None,
              passes: int = DEFAULT_PASSES, threshold: float = DEFAULT_THRESHOLD, lattice: bool = True,
-             device="auto", batch_size: int = 1024, weights=None, seed: int = 0, progress=None,
-             cancel=None) -> ClassificationResult:
+             lattice_tolerance: float = DEFAULT_LATTICE_TOLERANCE, device="auto", batch_size: int = 1024,
+             weights=None, seed: int = 0, progress=None, cancel=None) -> ClassificationResult:
     """Classify every window of a 2D image.
 
     ``data``: a 2D :class:`Dataset` (its y/x calibration gives the pixel size) or a 2D array
@@ -125,6 +146,11 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
     networks (MC-dropout passes, shared out among the ensemble's members), ``threshold`` on the mutual information (bits) for the unknown mask,
     ``device`` 'auto' | 'cpu' | 'cuda', ``weights`` a folder with classifier.pt + classes.json
     (default: the shipped weights), ``seed`` fixes the dropout masks.
+
+    With ``lattice``, a window whose measured lattice constant lies more than
+    ``lattice_tolerance`` (relative) outside the range its predicted class was trained on is
+    also marked unknown: no crystal of that class looks like that (e.g. a window straddling a
+    boundary half and half, read as a third pattern). Pass ``float('inf')`` to turn this off.
     """
     import torch
 
@@ -223,10 +249,12 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
     axes = (Axis(ay.name, ny, step_unit, off_y, unit), Axis(ax.name, nx, step_unit, off_x, unit))
     shape = (ny, nx)
     mi = out_mi.reshape(shape)
+    implausible = _outside_class_range(out_a, pred, names, record, lattice_tolerance).reshape(shape)
     return ClassificationResult(
         labels=(pred + 1).astype(np.int32).reshape(shape), probability=prob.reshape(shape).astype(np.float32),
-        uncertainty=mi, unknown=mi > threshold, rotation=out_rot.reshape(shape), lattice_constant=out_a.reshape(shape),
+        uncertainty=mi, unknown=(mi > threshold) | implausible, rotation=out_rot.reshape(shape), lattice_constant=out_a.reshape(shape),
         mean_probabilities=out_p.reshape(ny, nx, C), class_names=names, axes=axes, window_angstrom=float(window),
         stride_pixels=float(stride_res * f), passes=int(passes), threshold=float(threshold),
         info={"pixel_size_angstrom": p_a, "windows": n, "window_pixels_resampled": w_px,
-              "stride_resampled": stride_res, "device": str(dev)})
+              "stride_resampled": stride_res, "device": str(dev),
+              "lattice_outside_class_range": int(implausible.sum())})

@@ -48,7 +48,9 @@ class ClassifyWidget(QWidget):
         self.passes = spin_box(1, 500, 30, tooltip="Stochastic passes per window (Monte-Carlo dropout, shared "
                                                    "out among the ensemble's networks)")
         self.threshold = spin_box(0.0, 4.0, 0.1, decimals=3, step=0.02, suffix=" bits",
-                                  tooltip="Windows whose mutual information exceeds this are 'unknown / interface'")
+                                  tooltip="Windows whose mutual information exceeds this are 'unknown / "
+                                          "interface' (so are windows whose lattice constant is > 5 % outside "
+                                          "their class's range)")
         self.lattice = QCheckBox("rotation and lattice constant")
         self.lattice.setChecked(True)
         self.device = device_combo()
@@ -132,11 +134,7 @@ class ClassifyWidget(QWidget):
             kwargs.pop("contrast_limits", None) if kind == "labels" else None
             add = self.viewer.add_labels if kind == "labels" else self.viewer.add_image
             self.result_layers.append(add(data, **kwargs))
-        counts = np.bincount(result.labels.ravel(), minlength=len(names) + 1)[1:]
-        top = ", ".join(f"{names[i]} {counts[i] / result.labels.size:.0%}" for i in np.argsort(-counts)[:3]
-                        if counts[i])
-        self.summary.setText(f"{result.labels.shape[0]} x {result.labels.shape[1]} windows: {top}; "
-                             f"unknown/interface {result.unknown.mean():.0%}")
+        self.summary.setText(result.summary())
 
 
 def _limits(values) -> tuple[float, float]:
