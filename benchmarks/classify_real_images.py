@@ -114,9 +114,10 @@ def main(argv=None):
         fig.colorbar(im, ax=axes[2])
         axes[2].set_title("uncertainty (MI, bits)")
         rot = np.where(res.unknown, np.nan, res.rotation)
-        im = axes[3].imshow(rot, cmap="twilight", extent=ext)
+        period = res.rotation_period()  # a cyclic map over one symmetry period: no false edge at the wrap
+        im = axes[3].imshow(rot, cmap="twilight", extent=ext, vmin=0, vmax=period)
         fig.colorbar(im, ax=axes[3])
-        axes[3].set_title("rotation (deg, mod symmetry)")
+        axes[3].set_title(f"rotation (deg, mod {period:g})")
         lat = np.where(res.unknown, np.nan, res.lattice_constant)
         finite = lat[np.isfinite(lat)]
         v = np.percentile(finite, [5, 95]) if finite.size else (0, 1)

@@ -91,6 +91,8 @@ def test_sample_interfaces_read_as_a_third_pattern_are_flagged():
     odd = (names == "hcp [11-20]") & (res.lattice_constant < 2.8)
     assert odd.sum() >= 5 and res.unknown[odd].all()
     assert not (res.uncertainty[odd] > res.threshold).all()  # the uncertainty alone missed some
+    assert res.rotation_period() == 90.0  # mostly Al [001] = fcc [100], 4-fold: rotations mod 90 deg
+    assert 0 <= np.nanmin(res.rotation) and np.nanmax(res.rotation[names == "fcc [100]"]) < 90.0
 
 
 def test_same_seed_same_result(bicrystal_ds):

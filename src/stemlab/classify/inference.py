@@ -77,6 +77,17 @@ class ClassificationResult:
         return (f"{self.labels.shape[0]} x {self.labels.shape[1]} windows, {self.unknown.mean():.0%} unknown / "
                 f"interface; the others: {shares or 'none'}")
 
+    def rotation_period(self) -> float:
+        """360/n degrees for the n-fold symmetry of the most frequent class among the known windows:
+        the range a cyclic colour map of the rotation map should span (seamless at the wrap)."""
+        from ..simulate.projections import projection
+
+        known = self.labels[~self.unknown]
+        if known.size == 0:
+            return 180.0
+        name = self.class_names[int(np.bincount(known).argmax()) - 1]
+        return 360.0 / projection(name).rotation_symmetry
+
     def arrays(self) -> dict:
         """Everything the CLI writes: the maps, class names and the grid calibration."""
         out = {name: np.asarray(getattr(self, name)) for name in self.MAPS}

@@ -125,7 +125,7 @@ class ClassifyWidget(QWidget):
                              visible=False),
             labels_layer_data(result.dataset("unknown", ds), name=f"{base} unknown", opacity=0.6),
             image_layer_data(result.dataset("rotation", ds), name=f"{base} rotation (deg)", colormap="twilight",
-                             contrast_limits=(0.0, 180.0), visible=False),
+                             contrast_limits=(0.0, result.rotation_period()), visible=False),
             image_layer_data(result.dataset("lattice_constant", ds), name=f"{base} lattice constant (Å)",
                              colormap="viridis", contrast_limits=_limits(result.lattice_constant), visible=False),
         ]
