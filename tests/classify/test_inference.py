@@ -154,3 +154,9 @@ def test_cli_classify_writes_npz(bicrystal_ds, tmp_path):
         assert list(z["class_names"])[0] == "fcc [100]"
         assert list(z["grid_units"]) == ["nm", "nm"]
     assert not list(tmp_path.glob(".*partial*"))
+    loose = tmp_path / "loose.npz"
+    args = parser.parse_args(["classify", str(src), "--scan-step", "0.01nm", "--passes", "5", "--lattice-tolerance",
+                              "inf", "-o", str(loose)])
+    assert args.func(args) == 0
+    with np.load(loose) as z:
+        np.testing.assert_array_equal(z["unknown"], z["uncertainty"] > 0.1)
