@@ -154,11 +154,13 @@ class SegmentWidget(QWidget):
         for k, fp in enumerate(result.fingerprints, start=1):
             ax.plot(x, fp, lw=1, label=f"segment {k}")
         fam = result.operation_families
-        for name in ("rotations", "mirrors"):
-            idx = np.flatnonzero(fam == name)
+        top = ax.get_ylim()[1]
+        for name in ("translations", "rotations", "mirrors"):  # each family labelled at its middle: the
+            idx = np.flatnonzero(fam == name)                  # rotation block is only a few operations wide
             if len(idx):
-                ax.axvline(idx[0] - 0.5, color="0.6", lw=0.5)
-                ax.text(idx[0], ax.get_ylim()[1], name, fontsize=7, va="top")
+                if idx[0] > 0:
+                    ax.axvline(idx[0] - 0.5, color="0.6", lw=0.5)
+                ax.text(idx.mean(), top, name, fontsize=7, va="top", ha="center")
         ax.set_xlabel("operation (translations | rotations | mirrors)")
         ax.set_ylabel("mean correlation")
         ax.legend(fontsize=7)
