@@ -114,6 +114,9 @@ def test_user_errors(bicrystal_ds):
         classify(np.asarray(ds.data), pixel_size=0.1, window=50.0)
     with pytest.raises(ParameterError, match="smaller than one window"):
         classify(np.zeros((40, 40)), pixel_size=0.1)
+    for bad in (-0.05, float("nan")):
+        with pytest.raises(ParameterError, match="lattice_tolerance"):
+            classify(np.asarray(ds.data), pixel_size=0.1, lattice_tolerance=bad)
 
 
 def test_cancel_stops_and_progress_reports(bicrystal_ds):

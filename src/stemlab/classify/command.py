@@ -63,11 +63,7 @@ def cmd_classify(args) -> int:
     with atomic_write(out) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **result.arrays())
-    counts = np.bincount(result.labels.ravel(), minlength=len(result.class_names) + 1)[1:]
-    top = sorted(zip(counts, result.class_names), reverse=True)[:3]
-    print(f"wrote {out}: {result.labels.shape[0]} x {result.labels.shape[1]} windows; "
-          + ", ".join(f"{name} {c / result.labels.size:.0%}" for c, name in top if c)
-          + f"; unknown {result.unknown.mean():.0%}")
+    print(f"wrote {out}: {result.summary()}")
     return 0
 
 

@@ -180,6 +180,9 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
         raise ParameterError(f"classify needs a 2D image; {ds.name or 'the input'} has shape {ds.shape}: pick one frame.")
     if passes < 1:
         raise ParameterError(f"passes must be >= 1, got {passes}.")
+    if not lattice_tolerance >= 0:  # also NaN
+        raise ParameterError(f"lattice_tolerance must be >= 0 (a fraction, e.g. 0.05; inf turns the check off), "
+                             f"got {lattice_tolerance}.")
     p_a, unit, p_unit = image_pixel_size(ds, pixel_size)
     w_px = D.window_pixels(float(window))
     f = D.SAMPLING / p_a  # input pixels per resampled pixel
