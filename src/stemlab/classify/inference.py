@@ -266,7 +266,8 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
     implausible = _outside_class_range(out_a, pred, names, record, lattice_tolerance).reshape(shape)
     return ClassificationResult(
         labels=(pred + 1).astype(np.int32).reshape(shape), probability=prob.reshape(shape).astype(np.float32),
-        uncertainty=mi, unknown=(mi > threshold) | implausible, rotation=out_rot.reshape(shape), lattice_constant=out_a.reshape(shape),
+        uncertainty=mi, unknown=(mi > threshold) | implausible, rotation=out_rot.reshape(shape),
+        lattice_constant=out_a.reshape(shape),
         mean_probabilities=out_p.reshape(ny, nx, C), class_names=names, axes=axes, window_angstrom=float(window),
         stride_pixels=float(stride_res * f), passes=int(passes), threshold=float(threshold),
         info={"pixel_size_angstrom": p_a, "windows": n, "window_pixels_resampled": w_px,
