@@ -98,7 +98,7 @@ def accuracy_section(model, names, per_class, record):
 
 def boundary_section(n_bicrystals, record, device, weights=None):
     from stemlab.classify import synthetic as S
-    from stemlab.classify.inference import classify
+    from stemlab.classify.inference import DEFAULT_THRESHOLD, classify
     from stemlab.simulate.projections import CLASS_PROJECTIONS
 
     rng = np.random.default_rng(123)
@@ -150,8 +150,6 @@ def boundary_section(n_bicrystals, record, device, weights=None):
     dist, mi = cat(boundary_distance), cat(pos_mi)
     by_distance = {f"< {d_max} A": roc_auc(mi[dist < d_max], cat(neg_mi)) for d_max in (1.0, 1.5, 2.0, 3.0)}
     record["boundary"]["auc_mutual_information_by_distance"] = by_distance
-    from stemlab.classify.inference import DEFAULT_THRESHOLD
-
     flagged = {f"< {d_max} A": float((mi[dist < d_max] > DEFAULT_THRESHOLD).mean()) for d_max in (1.0, 1.5, 2.0, 3.0)}
     flagged["bulk"] = float((cat(neg_mi) > DEFAULT_THRESHOLD).mean())
     unknown = {f"< {d_max} A": float(cat(pos_u)[dist < d_max].mean()) for d_max in (1.0, 1.5, 2.0, 3.0)}

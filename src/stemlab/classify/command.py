@@ -6,23 +6,29 @@ from __future__ import annotations
 def register(subparsers) -> None:
     """Add the classification subcommands to the ``stemlab`` parser."""
     from ..cli import add_calibration_options
+    from .inference import DEFAULT_LATTICE_TOLERANCE, DEFAULT_PASSES, DEFAULT_THRESHOLD, DEFAULT_WINDOW
 
     p = subparsers.add_parser(
         "classify", help="crystal structure + zone axis per window with uncertainty, local rotation, lattice constant")
     p.add_argument("input", help="atomic-resolution HAADF image (2D; a calibrated pixel size is needed)")
-    p.add_argument("--window", type=float, default=12.0, metavar="A", help="window side in angstrom (default 12)")
+    p.add_argument("--window", type=float, default=DEFAULT_WINDOW, metavar="A",
+                   help=f"window side in angstrom (default {DEFAULT_WINDOW:g})")
     p.add_argument("--stride", type=float, default=None, metavar="PX",
                    help="window step in input pixels (default: a quarter window)")
-    p.add_argument("--passes", type=int, default=30, metavar="T", help="stochastic passes: Monte-Carlo dropout, shared out among the ensemble's networks (default 30)")
-    p.add_argument("--threshold", type=float, default=None, metavar="BITS",
-                   help="mutual-information threshold of the unknown/interface mask (default 0.1 bits)")
+    p.add_argument("--passes", type=int, default=DEFAULT_PASSES, metavar="T",
+                   help="stochastic passes: Monte-Carlo dropout, shared out among the ensemble's networks "
+                        f"(default {DEFAULT_PASSES})")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, metavar="BITS",
+                   help="mutual-information threshold of the unknown/interface mask "
+                        f"(default {DEFAULT_THRESHOLD:g} bits)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default auto)")
     p.add_argument("--weights", default=None, metavar="DIR", help="folder with classifier.pt + classes.json "
                    "(default: the weights shipped with stemlab)")
     p.add_argument("--no-lattice", action="store_true", help="skip the rotation / lattice-constant maps")
-    p.add_argument("--lattice-tolerance", type=float, default=0.05, metavar="FRACTION",
+    p.add_argument("--lattice-tolerance", type=float, default=DEFAULT_LATTICE_TOLERANCE, metavar="FRACTION",
                    help="mark unknown the windows whose lattice constant is this far outside their class's range "
-                        "(default 0.05; 'inf' turns it off, e.g. for an image whose pixel size is uncertain)")
+                        f"(default {DEFAULT_LATTICE_TOLERANCE:g}; 'inf' turns it off, e.g. for an image whose pixel "
+                        "size is uncertain)")
     p.add_argument("-o", "--output", required=True, help="output .npz")
     p.add_argument("-v", "--verbose", action="store_true", help="show progress")
     add_calibration_options(p)
@@ -49,14 +55,14 @@ def cmd_classify(args) -> int:
     from ..errors import FileFormatError
     from ..io import load_one
     from ..io.writers import atomic_write
-    from .inference import DEFAULT_THRESHOLD, classify
+    from .inference import classify
 
     out = Path(args.output)
     if out.suffix.lower() != ".npz":
         raise FileFormatError(f"Output {out} must end in .npz.")
     ds = load_one(args.input, **calibration_kwargs(args))
     result = classify(ds, window=args.window, stride=args.stride, passes=args.passes,
-                      threshold=DEFAULT_THRESHOLD if args.threshold is None else args.threshold,
+                      threshold=args.threshold,
                       lattice=not args.no_lattice, lattice_tolerance=args.lattice_tolerance,
                       device=args.device, weights=args.weights,
                       progress=ProgressPrinter() if args.verbose else None)
