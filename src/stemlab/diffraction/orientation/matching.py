@@ -162,13 +162,14 @@ class Matcher:
         return P, norm, centres
 
     # -- search ------------------------------------------------------------------------------
-    def correlate(self, P, templates=None):
-        """Harmonic correlations (C_re, C_im, M_re, M_im), each (K, B, N), of the patterns' first K
-        harmonics P (B, K, R) with every template, or with ``templates`` (index tensor) only."""
+    def correlate(self, P, templates=None, first: int = 0):
+        """Harmonic correlations (C_re, C_im, M_re, M_im), each (K, B, N), of the patterns' K
+        harmonics P (B, K, R) from harmonic ``first`` + 1 on, with every template or with
+        ``templates`` (index tensor) only."""
         import torch
 
         B, K = P.shape[:2]
-        T = self.T[:K]
+        T = self.T[first:first + K]
         if templates is not None:
             T = T[:, :, torch.cat([templates, templates + self.n_templates])]
         N = T.shape[-1] // 2
@@ -199,7 +200,6 @@ class Matcher:
         # coarse stage: all templates, harmonics 1..K1, one GEMM; sum_k |C_k| ranks them
         Cr, Ci, Mr, Mi = self.correlate(P[:, :self.k1])
         coarse = torch.cat([torch.hypot(Cr, Ci).sum(0), torch.hypot(Mr, Mi).sum(0)], dim=1)  # (B, 2N), one fused op
-        del Cr, Ci, Mr, Mi
         # exact upper bound of the full score: coarse bound + |P_high| |T_high| (Cauchy-Schwarz)
         p_high = torch.sqrt((P[:, self.k1:].abs() ** 2).sum(dim=(1, 2)))  # (B,)
         cand_t, cand_m, cand_p = [], [], []
@@ -221,13 +221,16 @@ class Matcher:
         t = torch.cat(cand_t, 1)  # (B, M)
         mir = torch.cat(cand_m, 1)
         ph = torch.cat(cand_p, 1)
-        # exact stage: every harmonic for the shortlisted templates, as one GEMM over the batch's
-        # union of shortlists (neighbouring patterns share most of theirs)
-        union, where = torch.unique(t, return_inverse=True)
-        Cr, Ci, Mr, Mi = self.correlate(P, union)  # (K, B, U)
+        # exact stage: the coarse harmonics of the shortlisted templates, and the higher ones as one
+        # GEMM over the batch's union of shortlists (neighbouring patterns share most of theirs)
         rows = torch.arange(B, device=dev)[:, None]
-        re = torch.where(mir, Mr[:, rows, where], Cr[:, rows, where])  # (K, B, M)
-        im = torch.where(mir, Mi[:, rows, where], Ci[:, rows, where])
+        union, where = torch.unique(t, return_inverse=True)
+        Hr, Hi, HMr, HMi = self.correlate(P[:, self.k1:], union, first=self.k1)  # (K - K1, B, U)
+        re = torch.cat([torch.where(mir, Mr[:, rows, t], Cr[:, rows, t]),
+                        torch.where(mir, HMr[:, rows, where], Hr[:, rows, where])])  # (K, B, M)
+        im = torch.cat([torch.where(mir, Mi[:, rows, t], Ci[:, rows, t]),
+                        torch.where(mir, HMi[:, rows, where], Hi[:, rows, where])])
+        del Cr, Ci, Mr, Mi, Hr, Hi, HMr, HMi
         spec = torch.complex(re, im).permute(1, 2, 0)  # (B, M, K)
         angle, score = refine_angle(spec, self.settings.n_theta)
         score = torch.where(norm[:, None] > 0, score, torch.zeros_like(score))
