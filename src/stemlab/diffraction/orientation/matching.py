@@ -6,12 +6,15 @@ templates T_k(r), the normalised correlation at in-plane angle phi is
     NCC(phi) = Re sum_k C_k exp(i k phi),   C_k = sum_r P_k(r) conj(T_k(r))   (template turned by phi)
     NCCm(phi) = Re sum_k M_k exp(i k phi),  M_k = sum_r P_k(r) T_k(r)         (mirrored template)
 
-All C_k and M_k of a batch come from ONE real matrix product per harmonic:
-[Re P; Im P] (2B x R) @ [Re T, Im T] (R x 2N) gives the four real products from which
-C = (PrTr + PiTi) + i (PiTr - PrTi) and M = (PrTr - PiTi) + i (PiTr + PrTi).
-sum_k |C_k| bounds max_phi NCC exactly; only the ``n_candidates`` best templates per phase by
-that bound go through the inverse FFT over k (all angles at once) and a parabolic sub-bin
-refinement of the angle. A pattern is *certified* when its best score beats the bound of every
+The coarse stage gets C_k and M_k of the first K1 harmonics for every template from one real
+matrix product per harmonic and block of templates: [Re P; Im P] (2B x R) @ [Re T, Im T]
+(R x 2n) gives the four real products from which C = (PrTr + PiTi) + i (PiTr - PrTi) and
+M = (PrTr - PiTi) + i (PiTr + PrTi). sum_k |C_k| bounds max_phi NCC exactly; only the
+``n_candidates`` best templates per phase by that bound get all K harmonics (each pattern its
+own shortlist, gathered) and go through the inverse FFT over k (all angles at once) and a
+parabolic sub-bin refinement of the angle. Blocks keep every temporary to a few MB: large
+ones cost a page fault per 4 kB each time they are allocated.
+A pattern is *certified* when its best score beats the bound of every
 template not evaluated, i.e. the result equals the exhaustive search.
 
 Orientation of a match (crystal->lab, v_lab = R @ v_crystal; orix: ``Orientation.from_matrix(R.T)``):
@@ -33,6 +36,7 @@ from .polar import PolarGrid, pattern_harmonics, polar_coordinates, polar_sample
 from .refine import SEARCH_MARGIN_DEG
 
 MIRROR = np.diag([-1.0, 1.0, -1.0])
+RESCORED_PER_PHASE = 4  # distinct candidates per phase rescored on the full detector (with n_refine > 0)
 
 
 @dataclass
@@ -50,8 +54,9 @@ class MatchSettings:
     background estimated by a wide Gaussian). ``n_candidates``: templates per phase given the
     exact angular search. ``reliability_deg``: solutions closer than this are equivalent.
     ``n_refine``: of the best distinct candidates per phase (at least 4), rescored on the full
-    detector, this many are refined continuously over all three rotation parameters
-    (:mod:`.refine`); 0 keeps the discrete library result (faster, less accurate).
+    detector, this many of the best (whatever their phase) are refined continuously over all
+    three rotation parameters (:mod:`.refine`); 0 keeps the discrete library result (faster,
+    less accurate).
     """
 
     calibration: float
@@ -112,7 +117,7 @@ class Matcher:
         self.grid = PolarGrid(r_min, r_max, settings.dr, settings.n_theta, settings.n_harmonics)
         self.k1 = min(settings.n_coarse_harmonics, settings.n_harmonics)
         self.batch = 64 if self.device.type == 'cpu' else 1024
-        self.T, self.T_high = _template_tensors(library, self.grid, settings, self.k1, self.device)
+        self.T, self.T_exact, self.T_high = _template_tensors(library, self.grid, settings, self.k1, self.device)
         self.n_templates = self.T_high.shape[0]
         self.rotations = torch.as_tensor(library.rotations, dtype=torch.float64, device=self.device)
         self.phase_index = torch.as_tensor(library.phase_index, device=self.device)
@@ -162,22 +167,23 @@ class Matcher:
         return P, norm, centres
 
     # -- search ------------------------------------------------------------------------------
-    def correlate(self, P, templates=None, first: int = 0):
-        """Harmonic correlations (C_re, C_im, M_re, M_im), each (K, B, N), of the patterns' K
-        harmonics P (B, K, R) from harmonic ``first`` + 1 on, with every template or with
-        ``templates`` (index tensor) only."""
+    def coarse_bounds(self, P):
+        """sum_k |C_k| and sum_k |M_k| over the first K1 harmonics (B, 2N) of the patterns' harmonics
+        P (B, K, R) with every template (direct, then mirror), one block of templates at a time."""
         import torch
 
-        B, K = P.shape[:2]
-        T = self.T[first:first + K]
-        if templates is not None:
-            T = T[:, :, torch.cat([templates, templates + self.n_templates])]
-        N = T.shape[-1] // 2
-        X = torch.cat([P.real, P.imag], dim=0).transpose(0, 1).contiguous()  # (K, 2B, R)
-        Y = torch.bmm(X, T)  # (K, 2B, 2N)
-        X1, X4 = Y[:, :B, :N], Y[:, :B, N:]
-        X3, X2 = Y[:, B:, :N], Y[:, B:, N:]
-        return X1 + X2, X3 - X4, X1 - X2, X3 + X4
+        B = P.shape[0]
+        N = self.n_templates
+        X = torch.cat([P[:, :self.k1].real, P[:, :self.k1].imag], dim=0).transpose(0, 1).contiguous()  # (K1, 2B, R)
+        out = torch.empty((B, 2 * N), dtype=X.dtype, device=X.device)
+        for start in range(0, N, TEMPLATE_BLOCK):
+            n = min(TEMPLATE_BLOCK, N - start)
+            Y = torch.bmm(X, self.T[:, :, 2 * start:2 * (start + n)])  # (K1, 2B, 2n): [Re | Im] of the block
+            X1, X4 = Y[:, :B, :n], Y[:, :B, n:]
+            X3, X2 = Y[:, B:, :n], Y[:, B:, n:]
+            out[:, start:start + n] = torch.hypot(X1 + X2, X3 - X4).sum(0)
+            out[:, N + start:N + start + n] = torch.hypot(X1 - X2, X3 + X4).sum(0)
+        return out
 
     def match(self, patterns, n_top: int = 0) -> dict:
         """Index a batch (B, H, W): dict of per-pattern numpy arrays (see :func:`index_orientations`)."""
@@ -197,9 +203,8 @@ class Matcher:
         B = P.shape[0]
         dev = P.device
         N = self.n_templates
-        # coarse stage: all templates, harmonics 1..K1, one GEMM; sum_k |C_k| ranks them
-        Cr, Ci, Mr, Mi = self.correlate(P[:, :self.k1])
-        coarse = torch.cat([torch.hypot(Cr, Ci).sum(0), torch.hypot(Mr, Mi).sum(0)], dim=1)  # (B, 2N), one fused op
+        # coarse stage: all templates, harmonics 1..K1; sum_k |C_k| ranks them
+        coarse = self.coarse_bounds(P)  # (B, 2N)
         # exact upper bound of the full score: coarse bound + |P_high| |T_high| (Cauchy-Schwarz)
         p_high = torch.sqrt((P[:, self.k1:].abs() ** 2).sum(dim=(1, 2)))  # (B,)
         cand_t, cand_m, cand_p = [], [], []
@@ -221,23 +226,17 @@ class Matcher:
         t = torch.cat(cand_t, 1)  # (B, M)
         mir = torch.cat(cand_m, 1)
         ph = torch.cat(cand_p, 1)
-        # exact stage: the coarse harmonics of the shortlisted templates, and the higher ones as one
-        # GEMM over the batch's union of shortlists (neighbouring patterns share most of theirs)
-        rows = torch.arange(B, device=dev)[:, None]
-        union, where = torch.unique(t, return_inverse=True)
-        Hr, Hi, HMr, HMi = self.correlate(P[:, self.k1:], union, first=self.k1)  # (K - K1, B, U)
-        re = torch.cat([torch.where(mir, Mr[:, rows, t], Cr[:, rows, t]),
-                        torch.where(mir, HMr[:, rows, where], Hr[:, rows, where])])  # (K, B, M)
-        im = torch.cat([torch.where(mir, Mi[:, rows, t], Ci[:, rows, t]),
-                        torch.where(mir, HMi[:, rows, where], Hi[:, rows, where])])
-        del Cr, Ci, Mr, Mi, Hr, Hi, HMr, HMi
-        spec = torch.complex(re, im).permute(1, 2, 0)  # (B, M, K)
+        # exact stage: every harmonic of each pattern's own shortlist, from gathered templates
+        # (conjugated, or not for the mirror branch), 8 patterns at a time
+        rows = t + N * mir
+        spec = torch.cat([(self.T_exact[rows[i:i + 8]] * P[i:i + 8, None]).sum(-1)
+                          for i in range(0, B, 8)])  # (B, M, K)
         angle, score = refine_angle(spec, self.settings.n_theta)
         score = torch.where(norm[:, None] > 0, score, torch.zeros_like(score))
         rot = self.candidate_rotations(t, mir, angle)  # (B, M, 3, 3)
         certified = score.max(1).values >= rest_bound
         if self.refiner is not None and x is not None:
-            sel = self._distinct_candidates(score, rot, ph, max(self.settings.n_refine, 4))  # (B, C)
+            sel = self._distinct_candidates(score, rot, ph, max(self.settings.n_refine, RESCORED_PER_PHASE))  # (B, C)
             t, mir, ph, angle, rot = (_take(v, sel) for v in (t, mir, ph, angle, rot))
             rot, score = self._rescore_and_refine(x, centres, rot.float(), ph)
             score = torch.where(norm[:, None] > 0, torch.clamp(score, -1, 1), torch.zeros_like(score))
@@ -303,19 +302,13 @@ class Matcher:
 
     def _rescore_and_refine(self, x, centres, rot, ph):
         """Full-detector scores of candidates rot (B, C, 3, 3) float32 of phases ph (B, C); the
-        ``n_refine`` best of each phase refined. Returns rotations (float64) and scores (B, C)."""
+        ``n_refine`` best (of any phase) refined. Returns rotations (float64) and scores (B, C)."""
         import torch
 
         q = self.refiner.filtered(x, centres)
         g, inten = self.refiner.select(rot, ph.long(), SEARCH_MARGIN_DEG)
         score = self.refiner.score(q, centres, rot[:, :, None], g, inten)[..., 0]
-        best = []
-        for p in range(len(self.slices)):
-            n_p = int((ph[0] == p).sum())
-            if n_p:
-                in_phase = torch.where(ph == p, score, torch.full_like(score, -3.0))
-                best.append(torch.topk(in_phase, min(self.settings.n_refine, n_p), dim=1).indices)
-        best = torch.cat(best, 1)
+        best = torch.topk(score, min(self.settings.n_refine, score.shape[1]), dim=1).indices
         rot_b, score_b = self.refiner.refine(q, centres, _take(rot, best), _take(ph, best).long(),
                                              reflections=(_take(g, best), _take(inten, best)), scores=_take(score, best))
         rot = rot.scatter(1, best[..., None, None].expand(best.shape + (3, 3)), rot_b)
@@ -469,8 +462,13 @@ def find_centres(x, nominal, radius_px: float = 4.0, search_px: float | None = N
 _TEMPLATES: dict = {}  # the last library's template tensors: a preview and the run that follows share them
 
 
+TEMPLATE_BLOCK = 512  # templates per coarse-stage matrix product
+
+
 def _template_tensors(library: TemplateLibrary, grid: PolarGrid, settings: MatchSettings, k1: int, device):
-    """[Re T | Im T] (K, R, 2N) of the library's template harmonics and the norms (N,) of their
+    """The library's template harmonics T (K, R, N) as the coarse stage's [Re T | Im T] of its first
+    K1 harmonics, block by block of TEMPLATE_BLOCK templates (K1, R, 2N), the exact stage's
+    [conj T; T] (2N, K, R) (direct and mirror branch: one gather) and the norms (N,) of the
     harmonics above ``k1``; kept for the next Matcher of the same library, grid and settings."""
     import torch
 
@@ -479,8 +477,11 @@ def _template_tensors(library: TemplateLibrary, grid: PolarGrid, settings: Match
         amp = np.where(library.intensity > 0, np.power(np.maximum(library.intensity, 0), settings.gamma), 0.0)
         T = template_harmonics(library.kx, library.ky, amp, grid, settings.calibration, settings.sigma_px,
                                device=device, dtype=torch.float32)  # (K, R, N)
+        blocks = [torch.cat([b.real, b.imag], dim=-1) for b in torch.split(T[:k1], TEMPLATE_BLOCK, dim=-1)]
+        per_template = T.permute(2, 0, 1)  # (N, K, R)
         _TEMPLATES.clear()
-        _TEMPLATES[key] = (torch.cat([T.real, T.imag], dim=-1).contiguous(),
+        _TEMPLATES[key] = (torch.cat(blocks, dim=-1).contiguous(),
+                           torch.cat([per_template.conj(), per_template]).resolve_conj().contiguous(),
                            torch.sqrt((T[k1:].abs() ** 2).sum(dim=(0, 1))))
     return _TEMPLATES[key]
 

@@ -88,7 +88,8 @@ class SpotRefiner:
         I = np.zeros((len(g_list), S))
         for k, (g, i) in enumerate(zip(g_list, i_list)):
             G[k, :len(g)], I[k, :len(i)] = g, i
-        self.g = torch.as_tensor(G, dtype=torch.float32, device=device)  # (P, S, 3)
+        self.n_reflections = [len(g) for g in g_list]
+        self.g = torch.as_tensor(G, dtype=torch.float32, device=device)  # (P, S, 3), zero-padded
         self.intensity = torch.as_tensor(I, dtype=torch.float32, device=device)  # (P, S)
         self.g_norm = torch.linalg.norm(self.g, dim=-1)  # (P, S)
         self.log_intensity = torch.log(torch.clamp(self.intensity, min=1e-30))  # padding ranks last
@@ -117,20 +118,19 @@ class SpotRefiner:
         return q / torch.where(norm > 0, norm, torch.ones_like(norm))[:, None, None]
 
     # -- template side -----------------------------------------------------------------------------
-    def _amplitudes(self, g_lab, intensity):
-        """(…, S) amplitudes (|F|^2 S(s))^gamma of lab-frame reflections g_lab (…, S, 3)."""
+    def _amplitudes(self, g_lab, half, intensity_gamma):
+        """(…, S) amplitudes (|F|^2 S(s))^gamma of lab-frame reflections g_lab (…, S, 3), given
+        ``half`` = lambda |g|^2 / 2 and ``intensity_gamma`` = (|F|^2)^gamma, each (…, S)."""
         import torch
 
-        half = 0.5 * self.wavelength * (g_lab * g_lab).sum(-1)
+        # exponents clamped at -60 (exp = 1e-26, nothing): torch's exp is ~10x slower where it underflows
         w2 = 2 * self.s_width ** 2
-        if self.prec_dirs is None:
-            s = -g_lab[..., 2] - half
-            shape = torch.exp(-(s * s) / w2)
-        else:
-            s = -(g_lab @ self.prec_dirs.T) - half[..., None]
-            shape = torch.exp(-(s * s) / w2).mean(-1)
-        a = torch.clamp(intensity * shape, min=0)
-        return torch.sqrt(a) if self.settings.gamma == 0.5 else a ** self.settings.gamma
+        if self.prec_dirs is None:  # s = -g_z - half; S(s)^gamma = exp(-gamma s^2 / w2): one exp
+            s = g_lab[..., 2] + half
+            return intensity_gamma * torch.exp(torch.clamp((s * s) * (-self.settings.gamma / w2), min=-60.0))
+        s = g_lab @ self.prec_dirs.T + half[..., None]
+        shape = torch.exp(torch.clamp((s * s) * (-1 / w2), min=-60.0)).mean(-1)
+        return intensity_gamma * shape ** self.settings.gamma
 
     def select(self, R, phase, margin_deg: float):
         """Per candidate, the ``n_keep`` reflections that can matter within ``margin_deg`` of R.
@@ -139,25 +139,30 @@ class SpotRefiner:
         import torch
 
         B, C = phase.shape
-        rows = R.reshape(-1, 3)
-        g_lab = None  # (B, C, 3, S): every phase's reflections turned by every R (one GEMM each)
-        for p in range(self.g.shape[0]):
-            turned = (rows @ self.g[p].T).reshape(B, C, 3, -1)
-            g_lab = turned if g_lab is None else torch.where((phase == p)[..., None, None], turned, g_lab)
-        gn = self.g_norm[phase]  # (B, C, S)
-        s = (-g_lab[:, :, 2] - 0.5 * self.wavelength * gn * gn).abs()
-        if self.prec_dirs is not None:
-            s = torch.clamp(s - gn * math.sin(math.radians(self.precession)), min=0)
-        s = torch.clamp(s - gn * math.radians(margin_deg), min=0)
-        log_best = self.log_intensity[phase] - (s * s) * (0.5 / self.s_width ** 2)  # log(I S(s)): no exp needed to rank
+        K = min(self.n_keep, self.g.shape[1])
+        g_out = torch.zeros((B, C, K, 3), dtype=self.g.dtype, device=self.g.device)
+        i_out = torch.zeros((B, C, K), dtype=self.intensity.dtype, device=self.g.device)
         cal = self.settings.calibration
-        x = g_lab[:, :, 0] / cal
-        y = g_lab[:, :, 1] / cal
-        on = (x * x + y * y >= max(self.r_min - 2, 0.0) ** 2) & (x.abs() < self.W / 2 + 2) & (y.abs() < self.H / 2 + 2)
-        log_best = torch.where(on, log_best, torch.full_like(log_best, -torch.inf))
-        K = min(self.n_keep, log_best.shape[-1])
-        _, idx = torch.topk(log_best, K, dim=-1)
-        return self.g[phase[..., None], idx], self.intensity[phase[..., None], idx]
+        for p, n in enumerate(self.n_reflections):
+            of_phase = phase == p
+            if not bool(of_phase.any()):
+                continue
+            g, gn = self.g[p, :n], self.g_norm[p, :n]
+            g_lab = (R[of_phase].reshape(-1, 3) @ g.T).reshape(-1, 3, n)  # (candidates of p, 3, S_p)
+            s = (-g_lab[:, 2] - 0.5 * self.wavelength * gn * gn).abs()
+            if self.prec_dirs is not None:
+                s = torch.clamp(s - gn * math.sin(math.radians(self.precession)), min=0)
+            s = torch.clamp(s - gn * math.radians(margin_deg), min=0)
+            log_best = self.log_intensity[p, :n] - (s * s) * (0.5 / self.s_width ** 2)  # log(I S(s)): ranks, no exp
+            x = g_lab[:, 0] / cal
+            y = g_lab[:, 1] / cal
+            on = ((x * x + y * y >= max(self.r_min - 2, 0.0) ** 2) & (x.abs() < self.W / 2 + 2)
+                  & (y.abs() < self.H / 2 + 2))
+            log_best = torch.where(on, log_best, torch.full_like(log_best, -torch.inf))
+            idx = torch.topk(log_best, min(K, n), dim=-1).indices
+            g_out[of_phase, :idx.shape[1]] = g[idx]
+            i_out[of_phase, :idx.shape[1]] = self.intensity[p, idx]
+        return g_out, i_out
 
     def score(self, q, centres, R, g, inten):
         """Scores (B, C, E) of trial rotations R (B, C, E, 3, 3) against filtered patterns q (B, H, W)."""
@@ -166,13 +171,16 @@ class SpotRefiner:
 
         B, C, E = R.shape[:3]
         g_lab = torch.einsum("bceij,bcsj->bcesi", R, g)  # (B, C, E, K, 3)
-        a = self._amplitudes(g_lab, inten[:, :, None, :])
+        half = (0.5 * self.wavelength) * (g * g).sum(-1)  # |R g| = |g|: once per reflection, not per trial
+        a = self._amplitudes(g_lab, half[:, :, None], (inten ** self.settings.gamma)[:, :, None])
         cal = self.settings.calibration
-        rows = centres[:, 0, None, None, None] + g_lab[..., 1] / cal
-        cols = centres[:, 1, None, None, None] + g_lab[..., 0] / cal
-        inside = (rows >= 0) & (rows <= self.H - 1) & (cols >= 0) & (cols <= self.W - 1)
-        r2 = (rows - centres[:, 0, None, None, None]) ** 2 + (cols - centres[:, 1, None, None, None]) ** 2
-        a = torch.where(inside & (r2 >= self.r_min ** 2), a, torch.zeros_like(a))
+        v = g_lab[..., 1] / cal
+        u = g_lab[..., 0] / cal
+        rows = centres[:, 0, None, None, None] + v
+        cols = centres[:, 1, None, None, None] + u
+        inside = ((rows >= 0) & (rows <= self.H - 1) & (cols >= 0) & (cols <= self.W - 1)
+                  & (u * u + v * v >= self.r_min ** 2))
+        a = torch.where(inside, a, torch.zeros_like(a))
         grid = torch.stack([cols * (2.0 / (self.W - 1)) - 1.0, rows * (2.0 / (self.H - 1)) - 1.0], -1)
         val = F.grid_sample(q[:, None], grid.reshape(B, 1, -1, 2), mode="bilinear", padding_mode="zeros",
                             align_corners=True).reshape(B, C, E, -1)
@@ -216,16 +224,3 @@ class SpotRefiner:
         f = self.score(q, centres, R[:, :, None], g, inten)[..., 0]
         better = f > best_f
         return torch.where(better[..., None, None], R, best_R), torch.where(better, f, best_f)
-
-    def spots(self, R, phase: int, centre):
-        """Spots of orientation R (3, 3) of ``phase`` on the detector: rows, cols, amplitude, hkl."""
-        import torch
-
-        g = self.g[phase]
-        inten = self.intensity[phase]
-        Rt = torch.as_tensor(np.asarray(R), dtype=torch.float32, device=g.device)
-        g_lab = g @ Rt.T
-        a = self._amplitudes(g_lab, inten).cpu().numpy()
-        g_lab = g_lab.cpu().numpy()
-        cal = self.settings.calibration
-        return centre[0] + g_lab[:, 1] / cal, centre[1] + g_lab[:, 0] / cal, a
