@@ -487,16 +487,30 @@ def _template_tensors(library: TemplateLibrary, grid: PolarGrid, settings: Match
 
 
 def _gaussian_blur(x, sigma):
-    """Gaussian blur of images x (B, H, W), edges replicated, as two matrix products (much faster on
-    the CPU than a 1-channel convolution)."""
-    rows = _blur_matrix(x.shape[-2], float(sigma), x.dtype, x.device)
-    cols = _blur_matrix(x.shape[-1], float(sigma), x.dtype, x.device)
-    return rows @ (x @ cols.T)
+    """Gaussian blur of images x (B, H, W), edges replicated: per axis, the banded blur matrix
+    applied block by block over its non-zero band only (2x faster than the full matrix product
+    for a 128 px detector, and much faster on the CPU than a 1-channel convolution)."""
+    import torch
+
+    B, H, W = x.shape
+    flat = x.reshape(B * H, W)
+    along_rows = torch.empty_like(flat)
+    for i0, i1, k0, k1, band in _blur_bands(W, float(sigma), x.dtype, x.device):
+        along_rows[:, i0:i1] = flat[:, k0:k1] @ band.T
+    along_rows = along_rows.reshape(B, H, W)
+    out = torch.empty_like(x)
+    for i0, i1, k0, k1, band in _blur_bands(H, float(sigma), x.dtype, x.device):
+        out[:, i0:i1] = band @ along_rows[:, k0:k1]
+    return out
+
+
+BLUR_BLOCK = 16  # output pixels per band block of a blur matrix
 
 
 @functools.lru_cache(maxsize=16)
-def _blur_matrix(n: int, sigma: float, dtype, device):
-    """(n, n) matrix of a 1D Gaussian blur (truncated at 3 sigma) with replicated edges."""
+def _blur_bands(n: int, sigma: float, dtype, device):
+    """A 1D Gaussian blur (truncated at 3 sigma, edges replicated) of n pixels as blocks
+    (i0, i1, k0, k1, A[i0:i1, k0:k1]): output pixels i0..i1 need only inputs k0..k1."""
     import torch
 
     half = int(math.ceil(3 * sigma))
@@ -505,7 +519,13 @@ def _blur_matrix(n: int, sigma: float, dtype, device):
     A = np.zeros((n, n))
     for i in range(n):
         np.add.at(A[i], np.clip(np.arange(i - half, i + half + 1), 0, n - 1), taps)
-    return torch.as_tensor(A, dtype=dtype, device=device)
+    bands = []
+    for i0 in range(0, n, BLUR_BLOCK):
+        i1 = min(i0 + BLUR_BLOCK, n)
+        used = np.flatnonzero(A[i0:i1].any(axis=0))
+        k0, k1 = int(used[0]), int(used[-1]) + 1
+        bands.append((i0, i1, k0, k1, torch.as_tensor(A[i0:i1, k0:k1], dtype=dtype, device=device).contiguous()))
+    return tuple(bands)
 
 
 def _smallest_g(library: TemplateLibrary) -> float:
