@@ -143,23 +143,22 @@ class SpotRefiner:
         g_out = torch.zeros((B, C, K, 3), dtype=self.g.dtype, device=self.g.device)
         i_out = torch.zeros((B, C, K), dtype=self.intensity.dtype, device=self.g.device)
         cal = self.settings.calibration
+        slack = math.radians(margin_deg)
+        if self.prec_dirs is not None:
+            slack += math.sin(math.radians(self.precession))
         for p, n in enumerate(self.n_reflections):
             of_phase = phase == p
             if not bool(of_phase.any()):
                 continue
             g, gn = self.g[p, :n], self.g_norm[p, :n]
             g_lab = (R[of_phase].reshape(-1, 3) @ g.T).reshape(-1, 3, n)  # (candidates of p, 3, S_p)
-            s = (-g_lab[:, 2] - 0.5 * self.wavelength * gn * gn).abs()
-            if self.prec_dirs is not None:
-                s = torch.clamp(s - gn * math.sin(math.radians(self.precession)), min=0)
-            s = torch.clamp(s - gn * math.radians(margin_deg), min=0)
-            log_best = self.log_intensity[p, :n] - (s * s) * (0.5 / self.s_width ** 2)  # log(I S(s)): ranks, no exp
-            x = g_lab[:, 0] / cal
-            y = g_lab[:, 1] / cal
-            on = ((x * x + y * y >= max(self.r_min - 2, 0.0) ** 2) & (x.abs() < self.W / 2 + 2)
-                  & (y.abs() < self.H / 2 + 2))
-            log_best = torch.where(on, log_best, torch.full_like(log_best, -torch.inf))
-            idx = torch.topk(log_best, min(K, n), dim=-1).indices
+            # smallest |s| within the margin (and the precession cone): |s| - |g| (margin + sin(cone))
+            s = torch.clamp((g_lab[:, 2] + 0.5 * self.wavelength * gn * gn).abs() - gn * slack, min=0)
+            log_best = torch.addcmul(self.log_intensity[p, :n], s, s, value=-0.5 / self.s_width ** 2)  # log(I S(s))
+            x, y = g_lab[:, 0], g_lab[:, 1]
+            off = ((x * x + y * y < (max(self.r_min - 2, 0.0) * cal) ** 2) | (x.abs() >= (self.W / 2 + 2) * cal)
+                   | (y.abs() >= (self.H / 2 + 2) * cal))
+            idx = torch.topk(log_best.masked_fill_(off, -torch.inf), min(K, n), dim=-1).indices
             g_out[of_phase, :idx.shape[1]] = g[idx]
             i_out[of_phase, :idx.shape[1]] = self.intensity[p, idx]
         return g_out, i_out
