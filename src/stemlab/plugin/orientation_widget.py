@@ -48,6 +48,10 @@ class OrientationWidget(QWidget):
         self.calibration_edit = QLineEdit(placeholderText="1/angstrom per px (default: the layer's)")
         self.resolution = spin_box(0.2, 5.0, 1.0, decimals=2, step=0.1)
         self.precession = spin_box(0.0, 3.0, 0.0, decimals=2, step=0.1)
+        self.relrod = spin_box(0.0, 0.1, 0.02, decimals=3, step=0.002, special="auto",
+                               tooltip="Relrod width of the library templates (1/A), about 1/thickness. 'auto' "
+                                       "(below 0.001) measures it on a sample of the patterns when you press Run; "
+                                       "the preview then uses the last measured width, else 0.02.")
         self.gamma = spin_box(0.1, 1.0, 0.5, decimals=2, step=0.05)
         self.centre_combo = QComboBox()
         self.centre_combo.addItems(["auto", "fixed"])
@@ -70,6 +74,7 @@ class OrientationWidget(QWidget):
         form.addRow("Calibration", self.calibration_edit)
         form.addRow("Library resolution (deg)", self.resolution)
         form.addRow("Precession (deg)", self.precession)
+        form.addRow("Relrod width (1/A)", self.relrod)
         form.addRow("Gamma", self.gamma)
         form.addRow("Centre", self.centre_combo)
         form.addRow("Background", self.background_combo)
@@ -121,6 +126,7 @@ class OrientationWidget(QWidget):
     def options(self) -> dict:
         opts = {"voltage": self.voltage_edit.text().strip() or None, "resolution": self.resolution.value(),
                 "precession": self.precession.value(), "gamma": self.gamma.value(),
+                "s_width": self.relrod.value() if self.relrod.value() >= 0.001 else "auto",
                 "centre": self.centre_combo.currentText(), "background": self.background_combo.currentText()}
         cal = self.calibration_edit.text().strip()
         if cal:
@@ -144,12 +150,15 @@ class OrientationWidget(QWidget):
             v, u = parse_reciprocal(cal)
             cal = convert(v, u, "1/angstrom")
         voltage = parse_voltage(opts["voltage"]) if opts.get("voltage") else 200.0
-        key = (tuple(self.phases()), cal, voltage, opts["resolution"], opts["precession"], opts["gamma"],
+        s_width = opts["s_width"]
+        if s_width == "auto":  # the width the last run measured, else the default
+            s_width = self.result.library.params["s_width"] if self.result is not None else 0.02
+        key = (tuple(self.phases()), cal, voltage, opts["resolution"], opts["precession"], s_width, opts["gamma"],
                opts["centre"], opts["background"], ds.sig_shape)
         if key != self._matcher_key:
             g_edge = float(np.hypot(*ds.sig_shape)) / 2 * cal
             lib = build_library(self.phases(), voltage_kv=voltage, resolution_deg=opts["resolution"],
-                                precession_deg=opts["precession"], g_max=min(g_edge, 4.0))
+                                precession_deg=opts["precession"], s_width=s_width, g_max=min(g_edge, 4.0))
             centre = [(-a.offset / a.scale if a.units.startswith("1/") and a.offset < 0 else a.size // 2)
                       for a in ds.sig_axes]
             st = MatchSettings(calibration=cal, gamma=opts["gamma"], centre=opts["centre"],
@@ -218,6 +227,8 @@ class OrientationWidget(QWidget):
         self.result = result
         maps = result.datasets()
         names = result.phase_names
+        self.candidates_text.setPlainText(f"indexed with relrod width {result.library.params['s_width']:.4f} 1/A"
+                                          f"{' (measured)' if self.options()['s_width'] == 'auto' else ''}")
         scan = explorer_for(self.viewer, self.viewer.layers[self._source_name]).scan_view
         for key, ds in maps.items():
             name = f"{self._source_name} {ds.name}"

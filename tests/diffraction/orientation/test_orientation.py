@@ -181,7 +181,7 @@ def test_errors_and_cancel(lib, scan):
         index_orientations(scan, lib.phases, library=lib, cancel=token)
 
 
-def test_cli_orient(tmp_path, scan):
+def test_cli_orient(tmp_path, scan, capsys):
     from stemlab.diffraction.orientation.command import register
     import argparse
 
@@ -190,11 +190,14 @@ def test_cli_orient(tmp_path, scan):
     register(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["orient", str(tmp_path / "scan.npy"), "--phase", "Al", "--phase",
                               str(shipped_cifs()["alpha-Fe"]), "--calibration", "0.0165", "--resolution", "2",
-                              "--device", "cpu", "-o", str(tmp_path / "out.h5")])
+                              "--relrod", "0.025", "--device", "cpu", "-o", str(tmp_path / "out.h5")])
     assert args.func(args) == 0
+    assert "relrod width 0.0250 1/A" in capsys.readouterr().out
     from orix import io as oio
 
     assert oio.load(tmp_path / "out.h5").shape == (3, 3)
+    with pytest.raises(SystemExit):  # neither a number nor 'auto'
+        parser.parse_args(["orient", "x.npy", "--phase", "Al", "--relrod", "thick", "-o", "y.h5"])
 
 
 def test_real_blockfile_runs(shared_data, tmp_path):
@@ -315,3 +318,30 @@ def test_precession_thin_foil_random_orientations_reach_goal():
                           precession_deg=1.0, cache=False)
     ev = evaluate_map(index_orientations(ds, lib_p.phases, library=lib_p, device="cpu", centre="fixed"), ds)
     assert ev["within_2deg"] >= 0.95 and ev["equivalent_fraction"] >= 0.99 and ev["phase"] >= 0.99
+
+
+@pytest.mark.slow
+def test_relrod_width_measured_on_the_data():
+    """A thick-foil-like scan (relrod 0.035 1/A) indexed with the default library width (0.02) loses
+    about half its orientations; s_width='auto' measures the width on a sample of the patterns
+    (measured 0.035 on a 24 x 24 scan, docs/orientation.md) and restores the accuracy."""
+    from stemlab.diffraction.orientation.evaluate import evaluate_map
+    from stemlab.diffraction.orientation.relrod import central_sample
+
+    cal = 0.03
+    ds = two_phase_scan(scan_shape=(12, 12), n_grains=14, zone_axis_fraction=0.0, seed=11, descan_offset=(0, 0),
+                        descan_gradient=((0, 0), (0, 0)), reciprocal_pixel=cal, s_width=0.035, intensity_jitter=0.2)
+    sample = central_sample(ds, 64)
+    assert sample.data.shape == (64, 128, 128) and sample.sig_axes == ds.sig_axes  # the middle of rows 3-8
+    assert np.array_equal(sample.data[0], np.asarray(ds.data[3, 4]))
+    fixed = index_orientations(ds, ["Al", "alpha-Fe"], device="cpu", centre="fixed", cache=False)
+    auto = index_orientations(ds, ["Al", "alpha-Fe"], s_width="auto", device="cpu", centre="fixed", cache=False)
+    assert 0.028 <= auto.library.params["s_width"] <= 0.042
+    ev_fixed, ev_auto = evaluate_map(fixed, ds), evaluate_map(auto, ds)
+    assert ev_auto["within_2deg"] >= ev_fixed["within_2deg"] + 0.2 and ev_auto["phase"] >= 0.95
+
+
+def test_relrod_width_errors(lib, scan):
+    for bad in ("thick", -0.01, 0.0):
+        with pytest.raises(ParameterError, match="s_width"):
+            index_orientations(scan, ["Al"], s_width=bad, cache=False)

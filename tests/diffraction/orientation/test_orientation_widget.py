@@ -22,10 +22,14 @@ def test_widget_preview_run_and_click(make_napari_viewer, tmp_path, monkeypatch)
     cands = widget.preview()
     assert cands and cands[0]["score"] > 0.1  # full-detector refined score: ~0.2-0.3 for a good match
     assert SPOTS_LAYER in viewer.layers and len(viewer.layers[SPOTS_LAYER].data) > 2
+    widget.relrod.setValue(0.0)  # shown as 'auto': the run measures the width (the scan's is 0.012 1/A)
+    assert widget.relrod.text() == "auto" and widget.options()["s_width"] == "auto"
     widget.run()
     assert widget.tasks.wait(120000)
     res = widget.result
     assert res is not None and res.nav_shape == (6, 5)
+    assert 0.008 <= res.library.params["s_width"] <= 0.018
+    assert "(measured)" in widget.candidates_text.toPlainText()
     # scan-space maps go to the explorer's scan view, beside the virtual images, not onto the pattern
     from stemlab.plugin.explorer import explorer_for
 

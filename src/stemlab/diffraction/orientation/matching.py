@@ -566,7 +566,7 @@ class _BlockMatcher:
 
 
 def index_orientations(data, phases, *, voltage=None, calibration=None, resolution: float = 1.0,
-                       precession: float = 0.0, s_width: float = 0.02, gamma: float = 0.5,
+                       precession: float = 0.0, s_width: float | str = 0.02, gamma: float = 0.5,
                        sigma_px: float = 1.5, centre: str = "auto", background: str = "none",
                        n_harmonics: int = 40, n_theta: int = 360, device="auto", scheduler=None,
                        memory_budget: float = 512 * 2**20, cache=True, library=None,
@@ -576,8 +576,9 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
 
     ``phases``: CIF paths or shipped names ('Al', 'alpha-Fe', ...); ``voltage`` kV (default: the
     dataset's, else 200); ``calibration``: reciprocal pixel size in 1/angstrom per px (default:
-    the dataset's kx axis); ``resolution``: library spacing in degrees; ``precession``: degrees.
-    Any navigation shape works: one pattern, a line, a 2D scan, a series of scans. Returns an
+    the dataset's kx axis); ``resolution``: library spacing in degrees; ``precession``: degrees;
+    ``s_width``: relrod width of the library in 1/angstrom (~1/thickness), or 'auto' to measure
+    it on a sample of the patterns (:mod:`.relrod`). Any navigation shape works: one pattern, a line, a 2D scan, a series of scans. Returns an
     :class:`~stemlab.diffraction.orientation.results.OrientationResult`.
     """
     from ...backend.progress import steps
@@ -613,7 +614,19 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     for ax in sig:
         c = -ax.offset / ax.scale if ax.units.startswith("1/") and ax.offset < 0 else ax.size // 2
         centre_px.append(float(c) if 0 <= c < ax.size else float(ax.size // 2))
-    sub = steps(progress, {"library": 1, "matching": 9})
+    auto_width = library is None and isinstance(s_width, str)
+    if auto_width and s_width != "auto" or not auto_width and library is None and not s_width > 0:
+        raise ParameterError(f"s_width={s_width!r}: give the relrod width in 1/angstrom (0.01-0.04 is typical, "
+                             "about 1/thickness) or 'auto' to measure it on the data.")
+    sub = steps(progress, {"relrod": 3 if auto_width else 0, "library": 1, "matching": 9})
+    if auto_width:
+        from .relrod import central_sample, estimate_relrod_width
+
+        s_width, _ = estimate_relrod_width(
+            central_sample(data), phases, progress=sub["relrod"], cancel=cancel, voltage=voltage,
+            calibration=calibration, resolution=resolution, precession=precession, gamma=gamma, sigma_px=sigma_px,
+            centre=centre, background=background, n_harmonics=n_harmonics, n_theta=n_theta,
+            device=device if scheduler is None else "auto", cache=cache, **settings)
     if library is None:
         g_edge = float(np.hypot(*data.sig_shape)) / 2 * calibration
         library = build_library(phases, voltage_kv=voltage, resolution_deg=resolution, g_max=min(g_edge, 4.0),

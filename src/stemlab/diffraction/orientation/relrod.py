@@ -1,0 +1,69 @@
+"""The relrod width of a dataset, measured: the library width whose templates fit its patterns best.
+
+A reflection's intensity falls off with its excitation error s over a width ~ 1/thickness,
+which is rarely known. A library whose width is off by a factor ~1.4 loses ~10 points of
+accuracy within 2 deg, by a factor 2 about half (docs/orientation.md). The mean normalised
+correlation of the best matches peaks at the data's width (simulated Al + alpha-Fe scans of
+0.012-0.03 1/angstrom, random, tilted and zone-axis orientations), so indexing a sample of
+patterns with a few library widths and taking the peak of the mean score measures it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RELROD_GRID = (0.008, 0.012, 0.016, 0.02, 0.025, 0.03, 0.04)  # library widths tried, 1/angstrom
+# the mean-score peak lies ~10 % below the data's width (simulated random and tilted scans of
+# 0.012-0.035 1/A: 0.89-0.91 x): the best match over orientations favours sharper templates
+PEAK_BIAS = 1.1
+SAMPLE_PATTERNS = 256
+
+
+def central_sample(data, n: int = SAMPLE_PATTERNS):
+    """Up to ``n`` patterns from the middle of a 4D-STEM :class:`~stemlab.dataset.Dataset`, as a
+    dataset with one navigation axis and the same detector axes: the middle of every navigation
+    axis but the last two, then whole central scan rows (few chunks of a large file are read)."""
+    from ...dataset import Axis, Dataset
+
+    nav = len(data.nav_axes)
+    arr = data.data
+    if nav == 0:
+        arr = arr[None]
+    elif nav > 2:
+        arr = arr[tuple(size // 2 for size in arr.shape[:nav - 2])]
+    if nav >= 2:
+        ny, nx = arr.shape[:2]
+        rows = max(1, min(ny, -(-n // nx)))
+        arr = arr[(ny - rows) // 2:(ny - rows) // 2 + rows]
+    patterns = np.asarray(arr, dtype=np.float32).reshape((-1,) + tuple(data.sig_shape))
+    start = max(0, (len(patterns) - n) // 2)
+    patterns = patterns[start:start + n]
+    axes = (Axis("pattern", len(patterns), navigate=True),) + tuple(data.sig_axes)
+    return Dataset(patterns, axes, kind="4dstem", name=f"{data.name} (relrod sample)", metadata=dict(data.metadata))
+
+
+def estimate_relrod_width(sample, phases, widths=RELROD_GRID, progress=None, cancel=None, **index_options):
+    """Relrod width (1/angstrom) that maximises the mean score of ``sample`` (a dataset of
+    patterns, e.g. :func:`central_sample`), and the mean score per library width tried.
+
+    The peak is refined by a parabola in log(width) through the best width and its neighbours
+    (at the ends of ``widths``: the end) and corrected by ``PEAK_BIAS``. ``index_options`` go to
+    :func:`~stemlab.diffraction.orientation.index_orientations` (calibration, voltage, ...)."""
+    from ...backend.progress import check, report
+    from .matching import index_orientations
+
+    scores = {}
+    for i, width in enumerate(widths):
+        check(cancel)
+        result = index_orientations(sample, phases, s_width=float(width), cancel=cancel, **index_options)
+        scores[float(width)] = float(np.mean(result.arrays["score"]))
+        report(progress, i + 1, len(widths), f"relrod width {width:g} 1/A: mean score {scores[float(width)]:.3f}")
+    w = np.array(list(scores))
+    s = np.array(list(scores.values()))
+    best = int(np.argmax(s))
+    if best in (0, len(w) - 1):
+        return float(w[best]) * PEAK_BIAS, scores
+    x = np.log(w[best - 1:best + 2])
+    a, b, _ = np.polyfit(x, s[best - 1:best + 2], 2)
+    peak = -b / (2 * a) if a < 0 else x[1]
+    return float(np.exp(np.clip(peak, x[0], x[2]))) * PEAK_BIAS, scores
