@@ -122,8 +122,9 @@ class Matcher:
         self.rotations = torch.as_tensor(library.rotations, dtype=torch.float64, device=self.device)
         self.phase_index = torch.as_tensor(library.phase_index, device=self.device)
         self.slices = [library.phase_slice(p) for p in range(len(library.phases))]
-        self.symmetry = [torch.as_tensor(ph.proper_laue_rotations, dtype=torch.float64, device=self.device)
-                         for ph in library.phases]
+        # each phase's proper rotations S as columns (9, n): flattened A^T B @ columns = tr(A^T B S)
+        self.symmetry_columns = [torch.as_tensor(ph.proper_laue_rotations, dtype=torch.float32, device=self.device)
+                                 .transpose(1, 2).reshape(-1, 9).T.contiguous() for ph in library.phases]
         self._fixed_coordinates = None
         self.refiner = None
         if settings.n_refine > 0:
@@ -317,22 +318,18 @@ class Matcher:
     def pair_disorientation(self, rot, ph, ref=None):
         """Symmetry-aware angles (degrees) between candidates rot (B, M, 3, 3) of phases ph (B, M):
         (B, M, M) between all pairs, or (B, 1, M) to ``ref`` (B, 3, 3) with each candidate's own
-        symmetry. Pairs of different phases get 180."""
+        symmetry. Pairs of different phases get 180. Single precision: these angles are only
+        compared with thresholds of degrees."""
         import torch
 
-        rot = rot.to(torch.float64)
-        A = rot if ref is None else ref.to(torch.float64)[:, None]
-        AtB = torch.einsum("bnji,bmjk->bnmik", A, rot)  # A^T B
-        out = torch.full(AtB.shape[:3], 180.0, dtype=torch.float64, device=rot.device)
-        for p, S in enumerate(self.symmetry):
-            tr = (AtB.reshape(AtB.shape[:3] + (9,)) @ S.transpose(1, 2).reshape(-1, 9).T).max(-1).values  # tr(A^T B S)
-            ang = torch.rad2deg(torch.arccos(torch.clamp((tr - 1) / 2, -1, 1)))
-            if ref is None:
-                same = (ph[:, :, None] == p) & (ph[:, None, :] == p)
-            else:
-                same = (ph == p)[:, None, :]
-            out = torch.where(same, ang, out)
-        return out
+        rot = rot.float()
+        A = rot if ref is None else ref.float()[:, None]
+        AtB = torch.einsum("bnji,bmjk->bnmik", A, rot).flatten(-2)  # A^T B, (B, n, M, 9)
+        trace = torch.full(AtB.shape[:3], -1.0, dtype=AtB.dtype, device=rot.device)  # -1: 180 deg
+        for p, columns in enumerate(self.symmetry_columns):
+            same = (ph[:, :, None] == p) & (ph[:, None, :] == p) if ref is None else (ph == p)[:, None, :]
+            trace = torch.where(same, (AtB @ columns).max(-1).values, trace)  # max over S of tr(A^T B S)
+        return torch.rad2deg(torch.arccos(torch.clamp((trace - 1) / 2, -1, 1)))
 
     def candidate_rotations(self, t, mirror, angle_deg):
         """Crystal->lab rotations (…, 3, 3) float64 of templates ``t`` at in-plane ``angle_deg``."""
