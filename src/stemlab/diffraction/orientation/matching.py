@@ -117,6 +117,7 @@ class Matcher:
         self.grid = PolarGrid(r_min, r_max, settings.dr, settings.n_theta, settings.n_harmonics)
         self.k1 = min(settings.n_coarse_harmonics, settings.n_harmonics)
         self.batch = 64 if self.device.type == 'cpu' else 1024
+        self.exact_chunk = 8 if self.device.type == 'cpu' else 128  # patterns per exact-stage gather
         self.T, self.T_exact, self.T_high = _template_tensors(library, self.grid, settings, self.k1, self.device)
         self.n_templates = self.T_high.shape[0]
         self.rotations = torch.as_tensor(library.rotations, dtype=torch.float64, device=self.device)
@@ -228,10 +229,10 @@ class Matcher:
         mir = torch.cat(cand_m, 1)
         ph = torch.cat(cand_p, 1)
         # exact stage: every harmonic of each pattern's own shortlist, from gathered templates
-        # (conjugated, or not for the mirror branch), 8 patterns at a time
-        rows = t + N * mir
-        spec = torch.cat([(self.T_exact[rows[i:i + 8]] * P[i:i + 8, None]).sum(-1)
-                          for i in range(0, B, 8)])  # (B, M, K)
+        # (conjugated, or not for the mirror branch), a few patterns at a time
+        rows, c = t + N * mir, self.exact_chunk
+        spec = torch.cat([(self.T_exact[rows[i:i + c]] * P[i:i + c, None]).sum(-1)
+                          for i in range(0, B, c)])  # (B, M, K)
         angle, score = refine_angle(spec, self.settings.n_theta)
         score = torch.where(norm[:, None] > 0, score, torch.zeros_like(score))
         rot = self.candidate_rotations(t, mir, angle)  # (B, M, 3, 3)
@@ -311,7 +312,8 @@ class Matcher:
         score = self.refiner.score(q, centres, rot[:, :, None], g, inten)[..., 0]
         best = torch.topk(score, min(self.settings.n_refine, score.shape[1]), dim=1).indices
         rot_b, score_b = self.refiner.refine(q, centres, _take(rot, best), _take(ph, best).long(),
-                                             reflections=(_take(g, best), _take(inten, best)), scores=_take(score, best))
+                                             reflections=(_take(g, best), _take(inten, best)),
+                                             scores=_take(score, best))
         rot = rot.scatter(1, best[..., None, None].expand(best.shape + (3, 3)), rot_b)
         return rot.to(torch.float64), score.scatter(1, best, score_b)
 
@@ -575,7 +577,8 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     dataset's, else 200); ``calibration``: reciprocal pixel size in 1/angstrom per px (default:
     the dataset's kx axis); ``resolution``: library spacing in degrees; ``precession``: degrees;
     ``s_width``: relrod width of the library in 1/angstrom (~1/thickness), or 'auto' to measure
-    it on a sample of the patterns (:mod:`.relrod`). Any navigation shape works: one pattern, a line, a 2D scan, a series of scans. Returns an
+    it on a sample of the patterns (:mod:`.relrod`). Any navigation shape works: one pattern, a
+    line, a 2D scan, a series of scans. Returns an
     :class:`~stemlab.diffraction.orientation.results.OrientationResult`.
     """
     from ...backend.progress import steps
