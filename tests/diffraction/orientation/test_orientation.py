@@ -326,14 +326,16 @@ def test_relrod_width_measured_on_the_data():
     about half its orientations; s_width='auto' measures the width on a sample of the patterns
     (measured 0.035 on a 24 x 24 scan, docs/orientation.md) and restores the accuracy."""
     from stemlab.diffraction.orientation.evaluate import evaluate_map
-    from stemlab.diffraction.orientation.relrod import central_sample
+    from stemlab.diffraction.orientation.relrod import scan_sample
 
     cal = 0.03
     ds = two_phase_scan(scan_shape=(12, 12), n_grains=14, zone_axis_fraction=0.0, seed=11, descan_offset=(0, 0),
                         descan_gradient=((0, 0), (0, 0)), reciprocal_pixel=cal, s_width=0.035, intensity_jitter=0.2)
-    sample = central_sample(ds, 64)
-    assert sample.data.shape == (64, 128, 128) and sample.sig_axes == ds.sig_axes  # the middle of rows 3-8
-    assert np.array_equal(sample.data[0], np.asarray(ds.data[3, 4]))
+    sample = scan_sample(ds, 64)
+    # 4 slabs of 2 rows (0-1, 3-4, 6-7, 9-10: 96 patterns), the middle 64 kept
+    assert sample.data.shape == (64, 128, 128) and sample.sig_axes == ds.sig_axes
+    assert np.array_equal(sample.data[0], np.asarray(ds.data[1, 4]))
+    assert np.array_equal(sample.data[-1], np.asarray(ds.data[9, 7]))
     fixed = index_orientations(ds, ["Al", "alpha-Fe"], device="cpu", centre="fixed", cache=False)
     auto = index_orientations(ds, ["Al", "alpha-Fe"], s_width="auto", device="cpu", centre="fixed", cache=False)
     assert 0.028 <= auto.library.params["s_width"] <= 0.042

@@ -620,10 +620,10 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
                              "about 1/thickness) or 'auto' to measure it on the data.")
     sub = steps(progress, {"relrod": 3 if auto_width else 0, "library": 1, "matching": 9})
     if auto_width:
-        from .relrod import central_sample, estimate_relrod_width
+        from .relrod import estimate_relrod_width, scan_sample
 
         s_width, _ = estimate_relrod_width(
-            central_sample(data), phases, progress=sub["relrod"], cancel=cancel, voltage=voltage,
+            scan_sample(data), phases, progress=sub["relrod"], cancel=cancel, voltage=voltage,
             calibration=calibration, resolution=resolution, precession=precession, gamma=gamma, sigma_px=sigma_px,
             centre=centre, background=background, n_harmonics=n_harmonics, n_theta=n_theta,
             device=device if scheduler is None else "auto", cache=cache, **settings)

@@ -19,10 +19,11 @@ PEAK_BIAS = 1.1
 SAMPLE_PATTERNS = 256
 
 
-def central_sample(data, n: int = SAMPLE_PATTERNS):
-    """Up to ``n`` patterns from the middle of a 4D-STEM :class:`~stemlab.dataset.Dataset`, as a
-    dataset with one navigation axis and the same detector axes: the middle of every navigation
-    axis but the last two, then whole central scan rows (few chunks of a large file are read)."""
+def scan_sample(data, n: int = SAMPLE_PATTERNS, bands: int = 4):
+    """Up to ``n`` patterns of a 4D-STEM :class:`~stemlab.dataset.Dataset` as a dataset with one
+    navigation axis and the same detector axes: the middle of every navigation axis but the
+    last two, then ``bands`` slabs of whole scan rows spread evenly over the scan (more grains
+    than one central slab; few chunks of a large file are read)."""
     from ...dataset import Axis, Dataset
 
     nav = len(data.nav_axes)
@@ -33,9 +34,12 @@ def central_sample(data, n: int = SAMPLE_PATTERNS):
         arr = arr[tuple(size // 2 for size in arr.shape[:nav - 2])]
     if nav >= 2:
         ny, nx = arr.shape[:2]
-        rows = max(1, min(ny, -(-n // nx)))
-        arr = arr[(ny - rows) // 2:(ny - rows) // 2 + rows]
-    patterns = np.asarray(arr, dtype=np.float32).reshape((-1,) + tuple(data.sig_shape))
+        rows = max(1, -(-n // (nx * bands)))  # rows per slab
+        starts = sorted({min(max(int((i + 0.5) * ny / bands) - rows // 2, 0), max(ny - rows, 0)) for i in range(bands)})
+        patterns = np.concatenate([np.asarray(arr[r:r + rows], dtype=np.float32).reshape((-1,) + tuple(data.sig_shape))
+                                   for r in starts])
+    else:
+        patterns = np.asarray(arr, dtype=np.float32).reshape((-1,) + tuple(data.sig_shape))
     start = max(0, (len(patterns) - n) // 2)
     patterns = patterns[start:start + n]
     axes = (Axis("pattern", len(patterns), navigate=True),) + tuple(data.sig_axes)
@@ -44,7 +48,7 @@ def central_sample(data, n: int = SAMPLE_PATTERNS):
 
 def estimate_relrod_width(sample, phases, widths=RELROD_GRID, progress=None, cancel=None, **index_options):
     """Relrod width (1/angstrom) that maximises the mean score of ``sample`` (a dataset of
-    patterns, e.g. :func:`central_sample`), and the mean score per library width tried.
+    patterns, e.g. :func:`scan_sample`), and the mean score per library width tried.
 
     The peak is refined by a parabola in log(width) through the best width and its neighbours
     (at the ends of ``widths``: the end) and corrected by ``PEAK_BIAS``. ``index_options`` go to
