@@ -120,6 +120,17 @@ SCAN_KINDS = {
 }
 
 
+def setup_two_phases():
+    """2 torch threads, warnings off; the benchmark's phases (Al, alpha-Fe)."""
+    import torch
+
+    from stemlab.diffraction.orientation import resolve_phase
+
+    torch.set_num_threads(2)
+    warnings.filterwarnings("ignore")
+    return [resolve_phase("Al"), resolve_phase("alpha-Fe")]
+
+
 def equivalent_fraction(rot, ph, ds, phases):
     """Share within 2 deg or kinematically indistinguishable (any matcher's rotations)."""
     from types import SimpleNamespace
@@ -152,12 +163,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     import torch
 
-    from stemlab.diffraction.orientation import resolve_phase
     from stemlab.simulate.fourd import two_phase_scan
 
-    torch.set_num_threads(2)
-    warnings.filterwarnings("ignore")
-    phases = [resolve_phase("Al"), resolve_phase("alpha-Fe")]
+    phases = setup_two_phases()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
           f"precession {args.precession} deg, relrod data {args.data_s_width} / library {args.lib_s_width} 1/A")
     print(f"{'method':<11} {'kind':<7} {'dose':>7} {'N':>5} {'templates':>9} {'library s':>9} {'patterns/s':>10} "

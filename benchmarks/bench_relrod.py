@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 
 import numpy as np
-from bench_orientation import SCAN_KINDS, accuracy
+from bench_orientation import SCAN_KINDS, accuracy, setup_two_phases
 
 
 def main(argv=None):
@@ -24,15 +23,12 @@ def main(argv=None):
     ap.add_argument("--kinds", nargs="+", default=["random", "tilted", "zone"], choices=list(SCAN_KINDS))
     ap.add_argument("--scan", type=int, default=24)
     args = ap.parse_args(argv)
-    import torch
     from orix.quaternion import Rotation
 
-    from stemlab.diffraction.orientation import index_orientations, resolve_phase
+    from stemlab.diffraction.orientation import index_orientations
     from stemlab.simulate.fourd import two_phase_scan
 
-    torch.set_num_threads(2)
-    warnings.filterwarnings("ignore")
-    phases = [resolve_phase("Al"), resolve_phase("alpha-Fe")]
+    phases = setup_two_phases()
     print(f"{'kind':<7} {'data':>6} {'measured':>8} {'auto <2deg/phase':>17} {'s':>5} "
           f"{'0.02 <2deg/phase':>17} {'s':>5}")
     for kind in args.kinds:
