@@ -230,8 +230,8 @@ class Matcher:
         ph = torch.cat(cand_p, 1)
         # exact stage: every harmonic of each pattern's own shortlist, from gathered templates
         # (conjugated, or not for the mirror branch), a few patterns at a time
-        rows, c = t + N * mir, self.exact_chunk
-        spec = torch.cat([(self.T_exact[rows[i:i + c]] * P[i:i + c, None]).sum(-1)
+        table_rows, c = t + N * mir, self.exact_chunk
+        spec = torch.cat([(self.T_exact[table_rows[i:i + c]] * P[i:i + c, None]).sum(-1)
                           for i in range(0, B, c)])  # (B, M, K)
         angle, score = refine_angle(spec, self.settings.n_theta)
         score = torch.where(norm[:, None] > 0, score, torch.zeros_like(score))

@@ -35,11 +35,14 @@ def scan_sample(data, n: int = SAMPLE_PATTERNS, bands: int = 4):
     if nav >= 2:
         ny, nx = arr.shape[:2]
         rows = max(1, -(-n // (nx * bands)))  # rows per slab
-        starts = sorted({min(max(int((i + 0.5) * ny / bands) - rows // 2, 0), max(ny - rows, 0)) for i in range(bands)})
-        patterns = np.concatenate([np.asarray(arr[r:r + rows], dtype=np.float32).reshape((-1,) + tuple(data.sig_shape))
-                                   for r in starts])
-    else:
-        patterns = np.asarray(arr, dtype=np.float32).reshape((-1,) + tuple(data.sig_shape))
+        starts = sorted({min(max(int((i + 0.5) * ny / bands) - rows // 2, 0), max(ny - rows, 0))
+                         for i in range(bands)})
+        slabs = [arr[r:r + rows] for r in starts]
+    else:  # a line, a stack or one pattern: the middle n
+        start = max(0, (arr.shape[0] - n) // 2)
+        slabs = [arr[start:start + n]]
+    patterns = np.concatenate([np.asarray(slab, dtype=np.float32).reshape((-1,) + tuple(data.sig_shape))
+                               for slab in slabs])
     start = max(0, (len(patterns) - n) // 2)
     patterns = patterns[start:start + n]
     axes = (Axis("pattern", len(patterns), navigate=True),) + tuple(data.sig_axes)
