@@ -347,3 +347,20 @@ def test_relrod_width_errors(lib, scan):
     for bad in ("thick", -0.01, 0.0):
         with pytest.raises(ParameterError, match="s_width"):
             index_orientations(scan, ["Al"], s_width=bad, cache=False)
+
+
+def test_relrod_sample_of_any_navigation_shape():
+    """A line or stack gives its middle patterns, one pattern itself, a series of scans the middle scan's rows."""
+    from stemlab.dataset import Axis, Dataset
+    from stemlab.diffraction.orientation.relrod import scan_sample
+
+    det = (Axis("ky", 4, 0.1, units="1/angstrom"), Axis("kx", 3, 0.1, units="1/angstrom"))
+    stack = np.arange(1000 * 12, dtype=np.float32).reshape(1000, 4, 3)
+    sample = scan_sample(Dataset(stack, (Axis("i", 1000, navigate=True),) + det, kind="stack"), 256)
+    assert sample.data.shape == (256, 4, 3) and sample.data[0, 0, 0] == 372 * 12 and sample.sig_axes == det
+    assert scan_sample(Dataset(stack[0], det, kind="diffraction")).data.shape == (1, 4, 3)
+    series = np.arange(3 * 10 * 20, dtype=np.float32)[:, None, None] * np.ones((4, 3), np.float32)
+    series = series.reshape(3, 10, 20, 4, 3)
+    nav = tuple(Axis(n, s, navigate=True) for n, s in (("t", 3), ("y", 10), ("x", 20)))
+    sample = scan_sample(Dataset(series, nav + det, kind="4dstem"), 64)
+    assert sample.data.shape == (64, 4, 3) and np.all(sample.data[:, 0, 0] // 200 == 1)  # the middle scan only
