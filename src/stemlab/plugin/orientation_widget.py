@@ -32,6 +32,7 @@ class OrientationWidget(QWidget):
 
         self.viewer = napari_viewer
         self.result = None
+        self._width_measured = False  # whether the last run measured its relrod width
         self._matcher = None
         self._matcher_key = None
         self.layer_combo = LayerPicker(self.viewer, image_layer(3))
@@ -220,6 +221,7 @@ class OrientationWidget(QWidget):
             show_error(str(error))
             return None
         self._source_name = layer.name
+        self._width_measured = opts["s_width"] == "auto"
         return self.tasks.run(index_orientations, self._show_result, "Orientation mapping", data=ds,
                               phases=phases, **opts)
 
@@ -228,7 +230,7 @@ class OrientationWidget(QWidget):
         maps = result.datasets()
         names = result.phase_names
         self.candidates_text.setPlainText(f"indexed with relrod width {result.library.params['s_width']:.4f} 1/A"
-                                          f"{' (measured)' if self.options()['s_width'] == 'auto' else ''}")
+                                          f"{' (measured)' if self._width_measured else ''}")
         scan = explorer_for(self.viewer, self.viewer.layers[self._source_name]).scan_view
         for key, ds in maps.items():
             name = f"{self._source_name} {ds.name}"

@@ -344,7 +344,7 @@ def test_relrod_width_measured_on_the_data():
 
 
 def test_relrod_width_errors(lib, scan):
-    for bad in ("thick", -0.01, 0.0):
+    for bad in ("thick", -0.01, 0.0, None):
         with pytest.raises(ParameterError, match="s_width"):
             index_orientations(scan, ["Al"], s_width=bad, cache=False)
 

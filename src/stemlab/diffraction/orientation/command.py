@@ -26,7 +26,12 @@ def register(subparsers) -> None:
 
 def _relrod_width(text: str):
     """--relrod: 'auto' or a width in 1/angstrom."""
-    return text if text == "auto" else float(text)
+    import argparse
+
+    try:
+        return text if text == "auto" else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give the relrod width in 1/A (e.g. 0.02) or 'auto'") from None
 
 
 def orient(input, phases, output, *, voltage=None, calibration=None, resolution=1.0, precession=0.0, relrod=0.02,

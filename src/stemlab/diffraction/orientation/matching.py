@@ -614,10 +614,11 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     for ax in sig:
         c = -ax.offset / ax.scale if ax.units.startswith("1/") and ax.offset < 0 else ax.size // 2
         centre_px.append(float(c) if 0 <= c < ax.size else float(ax.size // 2))
-    auto_width = library is None and isinstance(s_width, str)
-    if auto_width and s_width != "auto" or not auto_width and library is None and not s_width > 0:
+    width_ok = s_width == "auto" or (isinstance(s_width, (int, float)) and s_width > 0)
+    if library is None and not width_ok:
         raise ParameterError(f"s_width={s_width!r}: give the relrod width in 1/angstrom (0.01-0.04 is typical, "
                              "about 1/thickness) or 'auto' to measure it on the data.")
+    auto_width = library is None and s_width == "auto"
     sub = steps(progress, {"relrod": 3 if auto_width else 0, "library": 1, "matching": 9})
     if auto_width:
         from .relrod import estimate_relrod_width, scan_sample
