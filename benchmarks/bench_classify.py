@@ -5,7 +5,7 @@ rotation / lattice-constant errors, and speed. Prints tables (markdown) and writ
                                         [--skip-speed] [--json out.json] [--device auto] [--members N]
 
 Test data come from stemlab.simulate with settings outside the training ranges
-(stemlab.classify.synthetic.TEST_RANGES: 0.04-0.07 A pixels, 150-300 e/A^2, 0.3-1 counts read noise;
+(stemlab.classifier.synthetic.TEST_RANGES: 0.04-0.07 A pixels, 150-300 e/A^2, 0.3-1 counts read noise;
 TEST_RANGES_COARSE: 0.27-0.33 A pixels, 3-5 counts read noise). Seeds differ from training.
 """
 
@@ -35,7 +35,7 @@ def roc_auc(scores_pos, scores_neg) -> float:
 def mc_predict(model, X, passes=30, seed=0, batch=2048):
     import torch
 
-    from stemlab.classify.inference import _mutual_information
+    from stemlab.classifier.inference import _mutual_information
 
     gen = torch.Generator().manual_seed(seed)
     means, mis = [], []
@@ -49,7 +49,7 @@ def mc_predict(model, X, passes=30, seed=0, batch=2048):
 
 
 def accuracy_section(model, names, per_class, record):
-    from stemlab.classify import synthetic as S
+    from stemlab.classifier import synthetic as S
 
     out = {}
     for label, ranges, seed in (("fine pixels, low dose", S.TEST_RANGES, 91),
@@ -73,7 +73,7 @@ def accuracy_section(model, names, per_class, record):
                 table.append({"bin": f"{lo:.2f}-{min(hi, 1):.2f}", "n": int(sel.sum()),
                               "mean_probability": float(conf[sel].mean()), "accuracy": a})
                 ece += sel.mean() * abs(a - conf[sel].mean())
-        from stemlab.classify.inference import DEFAULT_THRESHOLD
+        from stemlab.classifier.inference import DEFAULT_THRESHOLD
 
         known = mi <= DEFAULT_THRESHOLD
         out[label] = {"windows": int(len(y)), "accuracy": acc, "per_class": per, "calibration": table,
@@ -97,8 +97,8 @@ def accuracy_section(model, names, per_class, record):
 
 
 def boundary_section(n_bicrystals, record, device, weights=None):
-    from stemlab.classify import synthetic as S
-    from stemlab.classify.inference import DEFAULT_THRESHOLD, classify
+    from stemlab.classifier import synthetic as S
+    from stemlab.classifier.inference import DEFAULT_THRESHOLD, classify
     from stemlab.simulate.projections import CLASS_PROJECTIONS
 
     rng = np.random.default_rng(123)
@@ -167,7 +167,7 @@ def boundary_section(n_bicrystals, record, device, weights=None):
 
 
 def ood_section(model, names, per_class, record, threshold):
-    from stemlab.classify import synthetic as S
+    from stemlab.classifier import synthetic as S
     from stemlab.simulate.projections import EXTRA_PROJECTIONS
 
     X, y, _ = S.simulate_descriptors(per_class, 77, S.TRAIN_RANGES, projections=EXTRA_PROJECTIONS)
@@ -188,8 +188,8 @@ def ood_section(model, names, per_class, record, threshold):
 
 
 def lattice_section(per_class, record):
-    from stemlab.classify import lattice as L
-    from stemlab.classify import synthetic as S
+    from stemlab.classifier import lattice as L
+    from stemlab.classifier import synthetic as S
     from stemlab.simulate.projections import CLASS_PROJECTIONS
 
     record["lattice"] = {}
@@ -215,8 +215,8 @@ def lattice_section(per_class, record):
 def speed_section(record, device, weights=None, sizes=((2048, 0.1), (2048, 0.2))):
     import torch
 
-    from stemlab.classify import synthetic as S
-    from stemlab.classify.inference import classify
+    from stemlab.classifier import synthetic as S
+    from stemlab.classifier.inference import classify
     from stemlab.simulate.projections import projection
 
     rows = []
@@ -244,7 +244,7 @@ def first_members(weights, n: int) -> str:
 
     import torch
 
-    from stemlab.classify.training import CLASSES_FILE, WEIGHTS_FILE, default_weights_dir
+    from stemlab.classifier.training import CLASSES_FILE, WEIGHTS_FILE, default_weights_dir
 
     src = Path(weights) if weights else default_weights_dir()
     record = json.loads((src / CLASSES_FILE).read_text())
@@ -261,8 +261,8 @@ def first_members(weights, n: int) -> str:
 def main(argv=None):
     import torch
 
-    from stemlab.classify.inference import DEFAULT_THRESHOLD
-    from stemlab.classify.training import load
+    from stemlab.classifier.inference import DEFAULT_THRESHOLD
+    from stemlab.classifier.training import load
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--weights", default=None)

@@ -8,7 +8,7 @@ same library resolution (orix/our reduced fundamental zone, 1 degree), same pola
 Prints patterns/s (library time separate; each side warmed up on one batch, then the faster of
 two runs) and accuracy
 (symmetry-aware disorientation < 2 deg, phase, and "equiv": within 2 deg or kinematically
-indistinguishable from the truth, see stemlab.diffraction.orientation.evaluate); for stemlab
+indistinguishable from the truth, see stemlab.orientation.evaluate); for stemlab
 also the share of patterns with orientation reliability > 2 ("R>2") and the accuracy on them.
 
 Scan kinds (--kinds): 'zone' = 75 % of grains within 1 deg of a low-index zone axis
@@ -56,7 +56,7 @@ def accuracy(rot_s2c, phase_found, gt, phases):
 def run_stemlab(ds, phases, res_deg, device, n_refine=2, precession_deg=0.0, s_width=0.025):
     from orix.quaternion import Rotation
 
-    from stemlab.diffraction.orientation import build_library, index_orientations
+    from stemlab.orientation import build_library, index_orientations
 
     t0 = time.perf_counter()
     g_max = max(1.5, min(ds.data.shape[-2:]) / 2 * ds.axes[-1].scale + 0.05)  # the inscribed detector circle
@@ -124,7 +124,7 @@ def setup_two_phases():
     """2 torch threads, warnings off; the benchmark's phases (Al, alpha-Fe)."""
     import torch
 
-    from stemlab.diffraction.orientation import resolve_phase
+    from stemlab.orientation import resolve_phase
 
     torch.set_num_threads(2)
     warnings.filterwarnings("ignore")
@@ -135,7 +135,7 @@ def equivalent_fraction(rot, ph, ds, phases):
     """Share within 2 deg or kinematically indistinguishable (any matcher's rotations)."""
     from types import SimpleNamespace
 
-    from stemlab.diffraction.orientation.evaluate import evaluate_map
+    from stemlab.orientation.evaluate import evaluate_map
 
     R = np.transpose(rot.to_matrix().reshape(-1, 3, 3), (0, 2, 1))
     fake = SimpleNamespace(library=SimpleNamespace(phases=phases), arrays={"phase": ph}, rotations=R)

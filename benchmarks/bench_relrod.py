@@ -25,7 +25,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from orix.quaternion import Rotation
 
-    from stemlab.diffraction.orientation import index_orientations
+    from stemlab.orientation import index_orientations
     from stemlab.simulate.fourd import two_phase_scan
 
     phases = setup_two_phases()

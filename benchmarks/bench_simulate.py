@@ -7,8 +7,9 @@ import time
 
 import numpy as np
 
-from stemlab.simulate import kinematic as kin
-from stemlab.simulate.crystal import structure
+from stemlab.crystal import reflections as kin
+from stemlab.crystal import rotations
+from stemlab.crystal.structure import structure
 from stemlab.simulate.fourd import two_phase_scan
 from stemlab.simulate.haadf import haadf_image
 from stemlab.simulate.video import phase_transformation_video
@@ -26,7 +27,7 @@ def best(func, repeat=3):
 def main():
     rows = []
     refl = kin.reflections(structure("Al"), 1.5)
-    R = kin.random_rotations(2000, np.random.default_rng(0))
+    R = rotations.random_rotations(2000, np.random.default_rng(0))
     t = best(lambda: kin.diffraction_spots(refl, R, 200))
     rows.append((f"kinematic spots, Al, {len(refl)} refl, 2000 orientations", t, f"{2000 / t:,.0f} orient/s"))
     t = best(lambda: kin.diffraction_spots(refl, R[:500], 200, precession_deg=1.0, n_precession=32))

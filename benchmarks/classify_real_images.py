@@ -49,7 +49,7 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from stemlab.classify.inference import classify
+    from stemlab.classifier.inference import classify
     from stemlab.io import load_one
 
     ap = argparse.ArgumentParser()

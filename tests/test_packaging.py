@@ -20,7 +20,7 @@ def test_wheel_ships_a_valid_manifest_and_sample_data(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         manifest_text = archive.read("stemlab/napari.yaml").decode()
-    assert "stemlab/cli.py" in names
+    assert "stemlab/cli/main.py" in names and "stemlab/crystal/phase.py" in names
     assert any(name.startswith("stemlab/sample_data/cif/") and name.endswith(".cif") for name in names)
     packaged = tmp_path / "napari.yaml"
     packaged.write_text(manifest_text)

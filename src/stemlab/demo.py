@@ -68,8 +68,8 @@ def _demo_4dstem(out: Path, progress) -> list[str]:
 
 def _demo_orientation(out: Path, progress) -> list[str]:
     """Phase and orientation map of a 16 x 16 corner of the sample scan, against its truth."""
-    from .diffraction.orientation import index_orientations
-    from .diffraction.orientation.evaluate import evaluate_map
+    from .orientation import index_orientations
+    from .orientation.evaluate import evaluate_map
     from .samples import sample_4dstem
 
     full = sample_4dstem()
@@ -96,7 +96,7 @@ def _demo_haadf_analyses(out: Path, progress) -> list[str]:
     """Symmetry segmentation and CNN classification of the HAADF sample, against its truth."""
     import matplotlib.pyplot as plt
 
-    from .classify import classify
+    from .classifier import classify
     from .io.writers import save_results
     from .samples import sample_haadf
     from .symmetry import match_accuracy, segment

@@ -10,7 +10,7 @@ pytest.importorskip("torch")
 
 
 def _parser():
-    from stemlab.phasefield import command
+    from stemlab.cli import phasefield as command
 
     parser = argparse.ArgumentParser(prog="stemlab")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from stemlab.simulate.fourd import two_phase_scan
-from stemlab.simulate.crystal import structure
+from stemlab.crystal.structure import structure
 
 
 @pytest.fixture(scope="module")

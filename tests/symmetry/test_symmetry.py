@@ -170,7 +170,7 @@ def test_cli_writes_calibrated_labels(tmp_path, sample):
 
     from stemlab.io import load_one
     from stemlab.io.writers import save_dataset
-    from stemlab.symmetry import command
+    from stemlab.cli import segment as command
 
     src = save_dataset(sample, tmp_path / "in.npz")
     parser = argparse.ArgumentParser()

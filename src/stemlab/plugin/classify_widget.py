@@ -1,7 +1,7 @@
 """Crystal classification widget: structure + zone axis per window, with uncertainty, rotation, lattice constant.
 
 Picks a 2D image layer (or the current frame of a stack), runs
-:func:`stemlab.classify.inference.classify` in a worker and adds six layers on the window
+:func:`stemlab.classifier.inference.classify` in a worker and adds six layers on the window
 grid, calibrated in the input's units and placed on it: predicted class (Labels, class names
 as features), class probability, uncertainty (mutual information, bits), unknown/interface
 mask, in-plane lattice rotation (degrees) and lattice constant (angstrom).
@@ -94,8 +94,8 @@ class ClassifyWidget(QWidget):
     def run(self):
         from napari.utils.notifications import show_error
 
-        from ..classify.descriptor import window_pixels
-        from ..classify.inference import classify, image_pixel_size
+        from ..classifier.descriptor import window_pixels
+        from ..classifier.inference import classify, image_pixel_size
 
         try:
             ds = self.input_dataset()

@@ -28,7 +28,7 @@ class OrientationWidget(QWidget):
 
     def __init__(self, napari_viewer):
         super().__init__()
-        from ..diffraction.orientation.cif import shipped_cifs
+        from ..crystal.phase import shipped_cifs
 
         self.viewer = napari_viewer
         self.result = None
@@ -137,8 +137,8 @@ class OrientationWidget(QWidget):
     # -- preview -------------------------------------------------------------------------------
     def _matcher_for(self, ds, opts):
         from ..calibration import parse_reciprocal, parse_voltage
-        from ..diffraction.orientation import build_library
-        from ..diffraction.orientation.matching import Matcher, MatchSettings
+        from ..orientation import build_library
+        from ..orientation.matching import Matcher, MatchSettings
         from ..units import convert
 
         cal = opts.get("calibration")
@@ -208,7 +208,7 @@ class OrientationWidget(QWidget):
 
     # -- run -----------------------------------------------------------------------------------
     def run(self):
-        from ..diffraction.orientation import index_orientations
+        from ..orientation import index_orientations
 
         try:
             layer = self.source_layer()

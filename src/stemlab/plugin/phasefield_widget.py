@@ -140,7 +140,7 @@ class PhaseFieldWidget(QWidget):
 
     # -- settings -------------------------------------------------------------------------
     def settings(self) -> dict:
-        from ..phasefield.command import parse_crop
+        from ..phasefield.crop import parse_crop
 
         crop = parse_crop(self.crop_edit.text().strip())
         return {"model": MODELS[self.model_combo.currentText()], "downsample": self.downsample.value(),

@@ -1,8 +1,7 @@
-"""Forward models shared by samples, tests, benchmarks and training data.
+"""Synthetic-data generators shared by samples, tests, benchmarks and training data, built on
+:mod:`stemlab.crystal` (structures, structure factors, reflections, rotations).
 
-Modules (import the one you need; none imports napari, Qt or torch):
-``scattering`` electron atomic scattering factors; ``crystal`` structures and structure
-factors; ``kinematic`` reflection lists, excitation errors and spot patterns; ``fourd``
+Modules (import the one you need; none imports napari, Qt or torch): ``fourd``
 synthetic 4D-STEM scans; ``haadf`` incoherent HAADF images and projected lattices;
 ``phasefield`` Allen-Cahn / Cahn-Hilliard solvers; ``video`` phase-transformation videos.
 Conventions: docs/simulation.md.

@@ -4,7 +4,7 @@ Detector convention (docs/simulation.md): pixel (row, col) of a pattern sits at
 ky = (row - cy) * cal, kx = (col - cx) * cal (1/angstrom), with (cy, cx) the direct-beam
 centre. The dataset's ky/kx axes put k = 0 at pixel n // 2; the true centre of each
 pattern moves off it by the recorded descan shift. Lab x -> detector columns,
-lab y -> detector rows, beam along +z (see :mod:`stemlab.simulate.kinematic`).
+lab y -> detector rows, beam along +z (see :mod:`stemlab.crystal.reflections`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import numpy as np
 from ..dataset import Axis, Dataset
 from ..errors import ParameterError
 from ..units import electron_wavelength
-from .crystal import Structure, structure as named_structure
-from .kinematic import axis_angle_matrix, diffraction_spots, random_rotations, reflections, zone_axis_rotation
+from ..crystal.reflections import diffraction_spots, reflections
+from ..crystal.rotations import axis_angle_matrix, random_rotations, zone_axis_rotation
+from ..crystal.structure import Structure, structure as named_structure
 
 # Zone axes grains are put near, per crystal system, most distinctive first. For bcc the
 # [001] axis is left out: an fcc [001] pattern of a_fcc ~ sqrt(2) a_bcc (Al/Fe) is the

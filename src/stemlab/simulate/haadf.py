@@ -25,9 +25,9 @@ from scipy import ndimage
 
 from ..dataset import Axis, Dataset
 from ..errors import ParameterError
-from .crystal import Structure, structure as named_structure
-from .kinematic import zone_axis_rotation
-from .scattering import atomic_number
+from ..crystal.rotations import zone_axis_rotation
+from ..crystal.scattering import atomic_number
+from ..crystal.structure import Structure, structure as named_structure
 
 Z_EXPONENT = 1.7
 

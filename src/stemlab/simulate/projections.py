@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError
-from .crystal import Site, Structure, bcc, diamond, fcc, hcp
+from ..crystal.structure import Site, Structure, bcc, diamond, fcc, hcp
 from .haadf import ProjectedLattice, project_structure
 
 

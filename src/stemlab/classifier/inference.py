@@ -1,0 +1,275 @@
+"""Window-by-window classification with an ensemble of Monte-Carlo-dropout networks, plus local
+rotation and lattice constant.
+
+:func:`classify` resamples the image to the descriptor sampling, cuts windows of
+``window`` angstrom every ``stride`` input pixels, and per batch of windows computes the
+descriptors, each network's trunk once, the dropout heads ``passes`` times in all (shared
+out among the networks), the mean softmax, the mutual information (bits) between the
+prediction and the sampled network, and (optionally) the rotation and lattice constant for
+the predicted class (:mod:`stemlab.classifier.lattice`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..backend.progress import check, report, steps
+from ..dataset import Axis, Dataset
+from ..errors import CalibrationError, ParameterError
+from ..units import convert
+from . import descriptor as D
+
+DEFAULT_WINDOW = 12.0  # angstrom
+DEFAULT_PASSES = 30
+DEFAULT_THRESHOLD = 0.1  # bits of mutual information
+DEFAULT_LATTICE_TOLERANCE = 0.05  # relative; a lattice constant this far outside its class's range is 'unknown'
+
+
+@dataclass
+class ClassificationResult:
+    """Maps on the window grid (rows, cols of window centres).
+
+    ``labels`` int32: 1 + index of the predicted class in ``class_names`` (0 is never used, so a
+    napari Labels layer shows every window); ``probability`` mean softmax of that class;
+    ``uncertainty`` mutual information in bits; ``unknown`` uncertainty > threshold, or a
+    lattice constant outside the predicted class's range;
+    ``rotation`` degrees modulo the class's symmetry; ``lattice_constant`` angstrom;
+    ``mean_probabilities`` (rows, cols, n_classes); ``axes`` the grid's calibrated (y, x) axes.
+    """
+
+    labels: np.ndarray
+    probability: np.ndarray
+    uncertainty: np.ndarray
+    unknown: np.ndarray
+    rotation: np.ndarray
+    lattice_constant: np.ndarray
+    mean_probabilities: np.ndarray
+    class_names: list
+    axes: tuple
+    window_angstrom: float
+    stride_pixels: float
+    passes: int
+    threshold: float
+    info: dict = field(default_factory=dict)
+
+    MAPS = ("labels", "probability", "uncertainty", "unknown", "rotation", "lattice_constant")
+
+    def dataset(self, name: str, source: Dataset | None = None) -> Dataset:
+        """One map as a Dataset on the window grid (keeps the source's metadata/source)."""
+        data = getattr(self, name)
+        if name == "unknown":
+            data = data.astype(np.uint8)
+        meta = {"classification": {"class_names": list(self.class_names), "window_angstrom": self.window_angstrom,
+                                   "passes": self.passes, "threshold_bits": self.threshold}}
+        title = f"{source.name} {name}" if source is not None and source.name else name
+        if source is not None:
+            return source.with_data(data, axes=self.axes, kind="image", name=title, **meta)
+        return Dataset(data, self.axes, kind="image", name=title, metadata=meta)
+
+    def summary(self, top: int = 3) -> str:
+        """One line: the unknown share, then the ``top`` classes among the other windows."""
+        known = self.labels[~self.unknown]
+        counts = np.bincount(known, minlength=len(self.class_names) + 1)[1:]
+        shares = ", ".join(f"{self.class_names[i]} {counts[i] / max(known.size, 1):.0%}"
+                           for i in np.argsort(-counts, kind="stable")[:top] if counts[i])
+        return (f"{self.labels.shape[0]} x {self.labels.shape[1]} windows, {self.unknown.mean():.0%} unknown / "
+                f"interface; the others: {shares or 'none'}")
+
+    def rotation_period(self) -> float:
+        """360/n degrees for the n-fold symmetry of the most frequent class among the known windows:
+        the range a cyclic colour map of the rotation map should span (seamless at the wrap)."""
+        from ..simulate.projections import projection
+
+        known = self.labels[~self.unknown]
+        if known.size == 0:
+            return 180.0
+        name = self.class_names[int(np.bincount(known).argmax()) - 1]
+        return 360.0 / projection(name).rotation_symmetry
+
+    def arrays(self) -> dict:
+        """Everything the CLI writes: the maps, class names and the grid calibration."""
+        out = {name: np.asarray(getattr(self, name)) for name in self.MAPS}
+        out["mean_probabilities"] = self.mean_probabilities
+        out["class_names"] = np.array(self.class_names)
+        out["grid_scale"] = np.array([a.scale for a in self.axes])
+        out["grid_offset"] = np.array([a.offset for a in self.axes])
+        out["grid_units"] = np.array([a.units for a in self.axes])
+        out["window_angstrom"] = np.array(self.window_angstrom)
+        out["passes"] = np.array(self.passes)
+        return out
+
+
+def image_pixel_size(ds: Dataset, pixel_size=None) -> tuple[float, str, float]:
+    """(pixel size in angstrom, axis unit, pixel size in that unit) of a 2D image dataset."""
+    if pixel_size is not None:
+        if isinstance(pixel_size, str):
+            from ..units import parse_quantity
+
+            value, unit = parse_quantity(pixel_size, "pixel size")
+            if not unit:
+                raise CalibrationError(f"pixel size {pixel_size!r} needs a unit, e.g. '0.1angstrom' or '0.01nm'.")
+        else:
+            value, unit = float(pixel_size), "angstrom"
+        return convert(value, unit, "angstrom"), unit, value
+    ay, ax = ds.axes[-2], ds.axes[-1]
+    if not ax.units or not ay.units:
+        raise CalibrationError(
+            f"{ds.name or 'The image'} has no pixel-size calibration: the classifier needs it (the window is in "
+            "angstrom). Set the layer scale and units in napari, pass pixel_size=..., or use --scan-step 0.1angstrom.")
+    if abs(ax.scale - ay.scale) > 0.02 * max(ax.scale, ay.scale):
+        raise CalibrationError(
+            f"{ds.name or 'The image'} has non-square pixels ({ay.scale} x {ax.scale} {ax.units}): resample it first.")
+    return convert(ax.scale, ax.units, "angstrom"), ax.units, ax.scale
+
+
+def _mutual_information(probs):
+    """Mean softmax (N, C) and mutual information in bits (N,) from (T, N, C) torch probabilities."""
+    import torch
+
+    mean = probs.mean(0)
+    eps = 1e-12
+    h_mean = -(mean * torch.log2(mean + eps)).sum(-1)
+    h_each = -(probs * torch.log2(probs + eps)).sum(-1).mean(0)
+    return mean, (h_mean - h_each).clamp_min(0.0)
+
+
+def _outside_class_range(a, pred, names, record, tolerance: float) -> np.ndarray:
+    """Windows (bool, like ``a``) whose lattice constant ``a`` (angstrom, NaN = not measured) lies
+    more than ``tolerance`` outside the a-range of their predicted class (record['lattice'])."""
+    ranges = record.get("lattice", {})
+    lo = np.array([ranges.get(n, {}).get("a_range", [0.0, np.inf])[0] for n in names])[pred]
+    hi = np.array([ranges.get(n, {}).get("a_range", [0.0, np.inf])[1] for n in names])[pred]
+    with np.errstate(invalid="ignore"):
+        return (a < lo * (1 - tolerance)) | (a > hi * (1 + tolerance))
+
+
+def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: float | None = None,
+             passes: int = DEFAULT_PASSES, threshold: float = DEFAULT_THRESHOLD, lattice: bool = True,
+             lattice_tolerance: float = DEFAULT_LATTICE_TOLERANCE, device="auto", batch_size: int = 1024,
+             weights=None, seed: int = 0, progress=None, cancel=None) -> ClassificationResult:
+    """Classify every window of a 2D image.
+
+    ``data``: a 2D :class:`Dataset` (its y/x calibration gives the pixel size) or a 2D array
+    with ``pixel_size`` (angstrom, or a string such as '0.012nm'). ``window`` in angstrom
+    (default 12), ``stride`` in input pixels (default a quarter window), ``passes`` sampled
+    networks (MC-dropout passes, shared out among the ensemble's members), ``threshold`` on the mutual information (bits) for the unknown mask,
+    ``device`` 'auto' | 'cpu' | 'cuda', ``weights`` a folder with classifier.pt + classes.json
+    (default: the shipped weights), ``seed`` fixes the dropout masks.
+
+    With ``lattice``, a window whose measured lattice constant lies more than
+    ``lattice_tolerance`` (relative) outside the range its predicted class was trained on is
+    also marked unknown: no crystal of that class looks like that (e.g. a window straddling a
+    boundary half and half, read as a third pattern). Pass ``float('inf')`` to turn this off.
+    """
+    import torch
+
+    from ..backend.batching import run_batched
+    from ..backend.device import resolve_device
+    from . import lattice as L
+    from .training import load
+
+    if isinstance(data, Dataset):
+        ds = data
+    else:
+        arr = np.asarray(data)
+        ds = Dataset(arr, (Axis("y", arr.shape[0]), Axis("x", arr.shape[1])) if arr.ndim == 2 else
+                     tuple(Axis(f"axis{i}", s) for i, s in enumerate(arr.shape)), kind="image")
+    if ds.ndim != 2:
+        raise ParameterError(f"classify needs a 2D image; {ds.name or 'the input'} has shape {ds.shape}: pick one frame.")
+    if passes < 1:
+        raise ParameterError(f"passes must be >= 1, got {passes}.")
+    if not lattice_tolerance >= 0:  # also NaN
+        raise ParameterError(f"lattice_tolerance must be >= 0 (a fraction, e.g. 0.05; inf turns the check off), "
+                             f"got {lattice_tolerance}.")
+    p_a, unit, p_unit = image_pixel_size(ds, pixel_size)
+    w_px = D.window_pixels(float(window))
+    f = D.SAMPLING / p_a  # input pixels per resampled pixel
+    if stride is None:
+        stride = window / 4.0 / p_a
+    if stride <= 0:
+        raise ParameterError(f"stride must be positive (input pixels), got {stride}.")
+    stride_res = max(1, int(round(stride / f)))
+
+    sub = steps(progress, {"resample": 0.5, "classify": 10.0})
+    report(sub["resample"], 0, 1, "resampling")
+    image = D.resample(np.asarray(ds.data, dtype=np.float32), p_a)
+    report(sub["resample"], 1, 1, "resampling")
+    check(cancel)
+    rows, cols = D.window_grid(image.shape, w_px, stride_res)
+    view = D.extract_windows(image, w_px, stride_res)
+    ny, nx = len(rows), len(cols)
+    n = ny * nx
+
+    dev = resolve_device(device)
+    model, record = load(weights, device="cpu")
+    names = list(record["classes"])
+    C = len(names)
+    out_p = np.empty((n, C), np.float32)
+    out_mi = np.empty(n, np.float32)
+    out_rot = np.full(n, np.nan, np.float32)
+    out_a = np.full(n, np.nan, np.float32)
+    models = {}
+
+    def get_model(d):
+        key = str(d)
+        if key not in models:
+            models[key] = model.to(d).prepare_inference()
+        return models[key]
+
+    def run(start, stop, d):
+        idx = np.arange(start, stop)
+        wins = np.ascontiguousarray(view[idx // nx, idx % nx])
+        net = get_model(d)
+        gen = torch.Generator(device=d)
+        gen.manual_seed(int(seed))  # the same T sampled networks for every batch
+        with torch.no_grad():
+            if d.type == "cpu":
+                desc_np = D.descriptors(wins)
+                x = torch.from_numpy(desc_np)
+            else:
+                x = D.descriptors_torch(torch.from_numpy(wins).to(d))
+                desc_np = None
+            probs = net.mc_probabilities(x, passes, generator=gen)
+            mean, mi = _mutual_information(probs)
+        out_p[start:stop] = mean.float().cpu().numpy()
+        out_mi[start:stop] = mi.float().cpu().numpy()
+        if lattice:
+            if desc_np is None:
+                desc_np = x.float().cpu().numpy()
+            pred = out_p[start:stop].argmax(1)
+            for c in np.unique(pred):
+                sel = pred == c
+                r, a = L.measure(wins[sel], desc_np[sel], names[c])
+                out_rot[start:stop][sel] = r
+                out_a[start:stop][sel] = a
+        return stop - start
+
+    run_batched(run, n, batch_size, device=dev, progress=sub["classify"], cancel=cancel, message="classifying windows")
+
+    pred = out_p.argmax(1)
+    prob = out_p[np.arange(n), pred]
+    # grid calibration in the input's units: window centres
+    step_unit = convert(stride_res * D.SAMPLING, "angstrom", unit)
+    centre_res = (w_px - 1) / 2.0
+    ay, ax = ds.axes[-2], ds.axes[-1]
+
+    def offset(axis):
+        base = convert(axis.offset, axis.units, "angstrom") if axis.units else axis.offset * p_a
+        return convert(base + centre_res * D.SAMPLING, "angstrom", unit)
+
+    off_y, off_x = offset(ay), offset(ax)
+    axes = (Axis(ay.name, ny, step_unit, off_y, unit), Axis(ax.name, nx, step_unit, off_x, unit))
+    shape = (ny, nx)
+    mi = out_mi.reshape(shape)
+    implausible = _outside_class_range(out_a, pred, names, record, lattice_tolerance).reshape(shape)
+    return ClassificationResult(
+        labels=(pred + 1).astype(np.int32).reshape(shape), probability=prob.reshape(shape).astype(np.float32),
+        uncertainty=mi, unknown=(mi > threshold) | implausible, rotation=out_rot.reshape(shape),
+        lattice_constant=out_a.reshape(shape),
+        mean_probabilities=out_p.reshape(ny, nx, C), class_names=names, axes=axes, window_angstrom=float(window),
+        stride_pixels=float(stride_res * f), passes=int(passes), threshold=float(threshold),
+        info={"pixel_size_angstrom": p_a, "windows": n, "window_pixels_resampled": w_px,
+              "stride_resampled": stride_res, "device": str(dev),
+              "lattice_outside_class_range": int(implausible.sum())})

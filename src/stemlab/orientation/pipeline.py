@@ -1,0 +1,131 @@
+"""Orientation mapping of whole datasets: calibration, library, streaming of the patterns
+through a :class:`~stemlab.orientation.matching.Matcher` (see :func:`index_orientations`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import CalibrationError, ParameterError
+from .matching import Matcher, MatchSettings
+
+
+class _BlockMatcher:
+    """Picklable per-chunk function for stream_reduce: builds its Matcher once per process."""
+
+    _cache: dict = {}
+
+    def __init__(self, library, settings, pattern_shape, device, nominal_centre):
+        self.args = (library, settings, tuple(pattern_shape), str(device), tuple(nominal_centre))
+        self.key = (library.token, repr(settings), tuple(pattern_shape), str(device), tuple(nominal_centre))
+
+    def matcher(self) -> Matcher:
+        m = self._cache.get(self.key)
+        if m is None:
+            lib, st, shape, dev, centre = self.args
+            m = Matcher(lib, st, shape, dev, centre)
+            self._cache.clear()
+            self._cache[self.key] = m
+        return m
+
+    def __call__(self, block):
+        from ..backend.batching import run_batched
+
+        m = self.matcher()
+        parts = run_batched(lambda a, b, dev: m.match(block[a:b]), len(block), m.batch, device=m.device)
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def index_orientations(data, phases, *, voltage=None, calibration=None, resolution: float = 1.0,
+                       precession: float = 0.0, s_width: float | str = 0.02, gamma: float = 0.5,
+                       sigma_px: float = 1.5, centre: str = "auto", background: str = "none",
+                       n_harmonics: int = 40, n_theta: int = 360, device="auto", scheduler=None,
+                       memory_budget: float = 512 * 2**20, cache=True, library=None,
+                       progress=None, cancel=None, **settings):
+    """Phase and orientation of every pattern of ``data`` (a 4D-STEM :class:`Dataset` or an array
+    whose last two axes are the detector) by template matching.
+
+    ``phases``: CIF paths or shipped names ('Al', 'alpha-Fe', ...); ``voltage`` kV (default: the
+    dataset's, else 200); ``calibration``: reciprocal pixel size in 1/angstrom per px (default:
+    the dataset's kx axis); ``resolution``: library spacing in degrees; ``precession``: degrees;
+    ``s_width``: relrod width of the library in 1/angstrom (~1/thickness), or 'auto' to measure
+    it on a sample of the patterns (:mod:`.relrod`). Any navigation shape works: one pattern, a
+    line, a 2D scan, a series of scans. Returns an
+    :class:`~stemlab.orientation.results.OrientationResult`.
+    """
+    from ..backend.progress import steps
+    from ..backend.streaming import stream_reduce
+    from ..calibration import parse_reciprocal, parse_voltage
+    from ..dataset import Axis, Dataset
+    from ..units import convert
+    from .library import build_library
+    from .results import OrientationResult
+
+    if not isinstance(data, Dataset):
+        arr = data
+        if arr.ndim < 2:
+            raise ParameterError(f"data must have at least 2 dimensions (a pattern), got shape {arr.shape}.")
+        names = [f"nav{i}" for i in range(arr.ndim - 2)] + ["ky", "kx"]
+        data = Dataset(arr, [Axis(n, s, navigate=i < arr.ndim - 2) for i, (n, s) in enumerate(zip(names, arr.shape))],
+                       kind="4dstem" if arr.ndim == 4 else ("diffraction" if arr.ndim == 2 else "stack"), name="patterns")
+    sig = data.sig_axes
+    if len(sig) != 2:
+        raise ParameterError(f"Dataset {data.name!r} has {len(sig)} signal axes; orientation mapping needs 2 (ky, kx).")
+    if calibration is None:
+        if sig[-1].units.startswith("1/"):
+            calibration = convert(sig[-1].scale, sig[-1].units, "1/angstrom")
+        else:
+            raise CalibrationError(f"Dataset {data.name!r} has no reciprocal calibration: give calibration= "
+                                   "(reciprocal pixel size, e.g. 0.0165 for 1/angstrom per px, or '0.165 1/nm').")
+    elif not isinstance(calibration, (int, float)):
+        value, unit = parse_reciprocal(calibration)
+        calibration = convert(value, unit, "1/angstrom")
+    voltage = parse_voltage(voltage) if voltage is not None else float(data.metadata.get("voltage_kv") or 200.0)
+    # nominal centre: where k = 0 sits on the detector axes (else the middle pixel)
+    centre_px = []
+    for ax in sig:
+        c = -ax.offset / ax.scale if ax.units.startswith("1/") and ax.offset < 0 else ax.size // 2
+        centre_px.append(float(c) if 0 <= c < ax.size else float(ax.size // 2))
+    width_ok = s_width == "auto" or (isinstance(s_width, (int, float)) and s_width > 0)
+    if library is None and not width_ok:
+        raise ParameterError(f"s_width={s_width!r}: give the relrod width in 1/angstrom (0.01-0.04 is typical, "
+                             "about 1/thickness) or 'auto' to measure it on the data.")
+    auto_width = library is None and s_width == "auto"
+    sub = steps(progress, {"relrod": 3 if auto_width else 0, "library": 1, "matching": 9})
+    if auto_width:
+        from .relrod import estimate_relrod_width, scan_sample
+
+        sample = scan_sample(data)
+
+        def sample_scores(width):
+            return index_orientations(
+                sample, phases, voltage=voltage, calibration=calibration, resolution=resolution,
+                precession=precession, s_width=width, gamma=gamma, sigma_px=sigma_px, centre=centre,
+                background=background, n_harmonics=n_harmonics, n_theta=n_theta,
+                device=device if scheduler is None else "auto", cache=cache, cancel=cancel, **settings).arrays["score"]
+
+        s_width, _ = estimate_relrod_width(sample_scores, progress=sub["relrod"], cancel=cancel)
+    if library is None:
+        g_edge = float(np.hypot(*data.sig_shape)) / 2 * calibration
+        library = build_library(phases, voltage_kv=voltage, resolution_deg=resolution, g_max=min(g_edge, 4.0),
+                                s_width=s_width, precession_deg=precession, cache=cache, progress=sub["library"],
+                                cancel=cancel)
+    st = MatchSettings(calibration=float(calibration), gamma=gamma, sigma_px=sigma_px, centre=centre,
+                       background=background, n_harmonics=n_harmonics, n_theta=n_theta, **settings)
+    st.check()
+    from ..backend.device import resolve_device
+
+    dev = resolve_device(device) if scheduler is None else device
+    func = _BlockMatcher(library, st, data.sig_shape, dev, centre_px)
+    func.matcher()  # validate geometry early (clear errors before any data is read)
+    arr = data.data
+    nav_ndim = len(data.nav_axes)
+    if nav_ndim == 0:
+        arr = arr[None]
+        nav_ndim = 1
+    out = stream_reduce(arr, func, nav_ndim=nav_ndim, memory_budget=memory_budget, progress=sub["matching"],
+                        cancel=cancel, scheduler=scheduler, threads=1, message="orientation mapping")
+    if not data.nav_axes:
+        out = {k: v[0] for k, v in out.items()}
+    return OrientationResult(dataset_axes=data.nav_axes, library=library, settings=st, arrays=out,
+                             voltage_kv=voltage, name=data.name)
