@@ -20,9 +20,9 @@ unprecessed: use --no-pyxem), --data-s-width / --lib-s-width (1/A), --reciprocal
 (several values: a dose sweep; pyxem only at the first unless --pyxem-all-doses).
 
 pyxem is NOT a dependency of stemlab: run in the benchmark environment
-    python3 -m venv /work/bench-venv
-    /work/bench-venv/bin/pip install torch==2.13.0 && /work/bench-venv/bin/pip install pyxem==0.21.0 -e /work/main
-    /work/bench-venv/bin/python benchmarks/bench_orientation.py [--scan 32] [--no-pyxem] [--device cpu]
+    python3 -m venv ../bench-venv
+    ../bench-venv/bin/pip install torch==2.13.0 && ../bench-venv/bin/pip install pyxem==0.21.0 -e .
+    ../bench-venv/bin/python benchmarks/bench_orientation.py [--scan 32] [--no-pyxem] [--device cpu]
 The pyxem data get their rows flipped (pyxem's detector y axis points the other way; checked in run_pyxem).
 """
 

@@ -23,7 +23,7 @@ def _assert_same(a, b):
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("STEMLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("STEMLAB_CACHE", str(tmp_path))
     return tmp_path / "samples"
 
 

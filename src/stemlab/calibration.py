@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from .dataset import Dataset
 from .errors import CalibrationError
-from .units import convert, is_reciprocal, length_in_metres, parse_quantity, reciprocal_pixel_size
+from .units import is_reciprocal, length_in_metres, parse_quantity, reciprocal_pixel_size
 
 SCAN_AXES = ("scan_y", "scan_x", "scan", "y", "x")
 DETECTOR_AXES = ("ky", "kx")
@@ -152,11 +152,6 @@ def apply_calibration(ds: Dataset, *, scan_step=None, calibration=None, camera_l
         record["voltage_kv"] = opts["voltage_kv"]
     metadata["user_calibration"] = record
     return replace(out, metadata=metadata)
-
-
-def reciprocal_in(value: float, unit: str, to: str = "1/angstrom") -> float:
-    """Convert a reciprocal pixel size between units, e.g. 0.127 1/nm -> 0.0127 1/angstrom."""
-    return convert(value, unit, to)
 
 
 def _refuse(strict: bool, message: str) -> None:

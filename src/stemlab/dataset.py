@@ -159,3 +159,51 @@ class Dataset:
             lines.append(f"  {axis.name:<8} {role} {axis.size:>6} x {axis.scale:.6g} {unit}"
                          + (f" offset {axis.offset:.6g}" if axis.offset else ""))
         return "\n".join(lines)
+
+
+# -- arrays without calibration, and pixel checks -------------------------------------------------
+SQUARE_PIXEL_TOLERANCE = 1e-3  # relative difference of two pixel sizes still called square
+
+
+def square_pixels(y_axis: Axis, x_axis: Axis) -> bool:
+    """Whether two axes (an image's rows and columns) have the same step within
+    :data:`SQUARE_PIXEL_TOLERANCE` (relative); the one check every analysis uses."""
+    return abs(y_axis.scale - x_axis.scale) <= SQUARE_PIXEL_TOLERANCE * max(abs(y_axis.scale), abs(x_axis.scale))
+
+
+def default_layout(ndim: int, kind: str | None = None) -> tuple[str, list[str], list[bool]]:
+    """Kind, axis names and navigate flags for an uncalibrated array of ``ndim`` dimensions.
+
+    ``kind`` None guesses from ``ndim`` (2: image, 3: stack, 4: 4D-STEM); 'video' names the
+    first of three axes ``t``; 'diffraction' makes the last two axes the detector (``ky``,
+    ``kx``) and every leading axis navigate, named as in a 4D-STEM scan.
+    """
+    if kind == "video" and ndim == 3:
+        return "video", ["t", "y", "x"], [True, False, False]
+    if kind == "diffraction" and ndim >= 2:
+        if ndim == 2:
+            return "diffraction", ["ky", "kx"], [False, False]
+        if ndim == 3:
+            return "stack", ["frame", "ky", "kx"], [True, False, False]
+        return default_layout(ndim)
+    if ndim == 1:
+        return "spectrum", ["signal"], [False]
+    if ndim == 2:
+        return "image", ["y", "x"], [False, False]
+    if ndim == 3:
+        return "stack", ["frame", "y", "x"], [True, False, False]
+    extra = [f"frame{i}" if i else "depth" for i in range(ndim - 4)]
+    return "4dstem", extra + ["scan_y", "scan_x", "ky", "kx"], [True] * (ndim - 2) + [False, False]
+
+
+def as_dataset(data, kind: str | None = None, name: str = "") -> Dataset:
+    """``data`` itself if it is a :class:`Dataset`, else the array wrapped with uncalibrated axes
+    named by :func:`default_layout` (the one way stemlab turns a bare array into a Dataset)."""
+    if isinstance(data, Dataset):
+        return data
+    import numpy as np
+
+    array = data if hasattr(data, "ndim") and hasattr(data, "shape") else np.asarray(data)
+    layout, names, navigate = default_layout(array.ndim, kind)
+    axes = tuple(Axis(n, int(s), navigate=nav) for n, s, nav in zip(names, array.shape, navigate))
+    return Dataset(array, axes, kind=layout, name=name)

@@ -32,7 +32,6 @@ def _demo_4dstem(out: Path, progress) -> list[str]:
     from .diffraction.analysis import explore
     from .diffraction.centre import find_direct_beam
     from .diffraction.detectors import Annulus, Disk
-    from .io.writers import save_results
     from .samples import sample_4dstem
 
     start = time.perf_counter()
@@ -52,7 +51,7 @@ def _demo_4dstem(out: Path, progress) -> list[str]:
     analysed = time.perf_counter() - start
     rate = ds.nbytes / analysed / 1e9
 
-    save_results(results, out / "4dstem_results.npz")
+    results.save(out / "4dstem_results.npz")
     _figure_4dstem(ds, results, out / "4dstem.png")
     nav = ds.nav_axes
     return [
@@ -62,7 +61,7 @@ def _demo_4dstem(out: Path, progress) -> list[str]:
         f"  direct-beam centre + descan fit: {centred:.2f} s, rms error {centre_error:.3f} px against the truth",
         f"  virtual BF, ADF, CoM, DPC, iDPC, mean/max pattern in one pass: {analysed:.2f} s "
         f"({rate:.2f} GB/s)",
-        f"  wrote 4dstem_results.npz ({', '.join(results)}) and 4dstem.png",
+        f"  wrote 4dstem_results.npz ({results.summary()}) and 4dstem.png",
     ]
 
 
@@ -97,7 +96,7 @@ def _demo_haadf_analyses(out: Path, progress) -> list[str]:
     import matplotlib.pyplot as plt
 
     from .classifier import classify
-    from .io.writers import save_results
+    from .results import save_datasets
     from .samples import sample_haadf
     from .symmetry import match_accuracy, segment
 
@@ -110,8 +109,9 @@ def _demo_haadf_analyses(out: Path, progress) -> list[str]:
     start = time.perf_counter()
     classes = classify(image, progress=progress)
     classified = time.perf_counter() - start
-    save_results({"segmentation": segmentation.labels, "class": classes.dataset("labels", image),
-                  "uncertainty": classes.dataset("uncertainty", image)}, out / "haadf_results.npz")
+    class_maps = classes.datasets(image)
+    save_datasets({"segmentation": segmentation.datasets()["labels"], "class": class_maps["labels"],
+                   "uncertainty": class_maps["uncertainty"]}, out / "haadf_results.npz")
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.4))
     axes[0].imshow(np.asarray(image.data), cmap="gray")
     axes[0].set_title("HAADF sample")

@@ -3,9 +3,8 @@
 ``sample_4dstem()``, ``sample_haadf()`` and ``sample_video()`` return :class:`Dataset`
 objects made by :mod:`stemlab.simulate` with fixed seeds. The first call generates (a
 few seconds) and writes ``<name>-<key>.npz`` (arrays) + ``.json`` (axes, scalars) to the
-cache folder: ``$STEMLAB_CACHE_DIR/samples`` if set, else the platform user cache
-(``~/.cache/stemlab/samples`` on Linux, ``~/Library/Caches/stemlab/samples`` on macOS,
-``%LOCALAPPDATA%\\stemlab\\cache\\samples`` on Windows). The key hashes
+``samples`` folder of the stemlab cache (:mod:`stemlab.cache`: ``$STEMLAB_CACHE`` if set, else
+the platform user cache, ``~/.cache/stemlab/samples`` on Linux). The key hashes
 :data:`SAMPLE_VERSION`, the sample name and its parameters, so any change regenerates.
 Files are written atomically (temporary file in the same folder, then ``os.replace``);
 a missing, partial or unreadable cache entry is regenerated, and an unwritable cache
@@ -17,13 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from .cache import cache_dir as _cache_dir
 from .dataset import Axis, Dataset
 
 SAMPLE_VERSION = 2
@@ -38,17 +37,8 @@ _PARAMS = {
 
 
 def cache_dir() -> Path:
-    """Folder holding cached samples (not created here)."""
-    env = os.environ.get("STEMLAB_CACHE_DIR")
-    if env:
-        return Path(env).expanduser() / "samples"
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "stemlab" / "cache"
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches" / "stemlab"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "stemlab"
-    return base / "samples"
+    """Folder holding cached samples (not created here): ``stemlab.cache.cache_dir("samples")``."""
+    return _cache_dir("samples")
 
 
 def _generate(name: str, params: dict) -> Dataset:

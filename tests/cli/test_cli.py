@@ -57,7 +57,7 @@ def test_virtual_writes_calibrated_images(tmp_path, small_scan):
 def test_demo_writes_results_and_figures(tmp_path, monkeypatch):
     from orix.io import load
 
-    monkeypatch.setenv("STEMLAB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("STEMLAB_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "demo"
     summary = stemlab("demo", "-o", str(out)).stdout
     for name in ("4dstem_results.npz", "4dstem.png", "haadf_samples.png", "orientation_map.h5",

@@ -264,7 +264,7 @@ def test_refinement_conventions_against_simulator(lib):
     stays, started 1.5 degrees off (tilt + in-plane) it comes back (library relrod = data relrod)."""
     import torch
 
-    from stemlab.orientation.refine import _skew_exp
+    from stemlab.crystal.rotations import rotation_vector_matrix_torch as _skew_exp
 
     lib2 = build_library(["Al", "alpha-Fe"], resolution_deg=1.5, s_width=0.03, cache=False)
     ds = _random_scan(4, s_width=0.03, dose=1e6)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backend.progress import check, report, steps
-from ..dataset import Axis, Dataset
+from ..dataset import Axis, Dataset, as_dataset, square_pixels
 from ..errors import CalibrationError, ParameterError
 from ..units import convert
 from . import descriptor as D
@@ -68,6 +68,26 @@ class ClassificationResult:
             return source.with_data(data, axes=self.axes, kind="image", name=title, **meta)
         return Dataset(data, self.axes, kind="image", name=title, metadata=meta)
 
+    def datasets(self, source: Dataset | None = None) -> dict[str, Dataset]:
+        """Every map of :attr:`MAPS` as a Dataset on the window grid (see :meth:`dataset`)."""
+        return {name: self.dataset(name, source) for name in self.MAPS}
+
+    def save(self, path):
+        """Write :meth:`arrays` (maps, class names, grid calibration: scale, offset, units) to one
+        ``.npz``, atomically."""
+        from pathlib import Path
+
+        from ..errors import FileFormatError
+        from ..io.writers import atomic_write
+
+        path = Path(path)
+        if path.suffix.lower() != ".npz":
+            raise FileFormatError(f"Output {path} must end in .npz.")
+        with atomic_write(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **self.arrays())
+        return path
+
     def summary(self, top: int = 3) -> str:
         """One line: the unknown share, then the ``top`` classes among the other windows."""
         known = self.labels[~self.unknown]
@@ -118,7 +138,7 @@ def image_pixel_size(ds: Dataset, pixel_size=None) -> tuple[float, str, float]:
         raise CalibrationError(
             f"{ds.name or 'The image'} has no pixel-size calibration: the classifier needs it (the window is in "
             "angstrom). Set the layer scale and units in napari, pass pixel_size=..., or use --scan-step 0.1angstrom.")
-    if abs(ax.scale - ay.scale) > 0.02 * max(ax.scale, ay.scale):
+    if not square_pixels(ay, ax):
         raise CalibrationError(
             f"{ds.name or 'The image'} has non-square pixels ({ay.scale} x {ax.scale} {ax.units}): resample it first.")
     return convert(ax.scale, ax.units, "angstrom"), ax.units, ax.scale
@@ -149,19 +169,55 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
              passes: int = DEFAULT_PASSES, threshold: float = DEFAULT_THRESHOLD, lattice: bool = True,
              lattice_tolerance: float = DEFAULT_LATTICE_TOLERANCE, device="auto", batch_size: int = 1024,
              weights=None, seed: int = 0, progress=None, cancel=None) -> ClassificationResult:
-    """Classify every window of a 2D image.
+    """Crystal structure and zone axis of every window of a 2D HAADF image, with uncertainty.
 
-    ``data``: a 2D :class:`Dataset` (its y/x calibration gives the pixel size) or a 2D array
-    with ``pixel_size`` (angstrom, or a string such as '0.012nm'). ``window`` in angstrom
-    (default 12), ``stride`` in input pixels (default a quarter window), ``passes`` sampled
-    networks (MC-dropout passes, shared out among the ensemble's members), ``threshold`` on the mutual information (bits) for the unknown mask,
-    ``device`` 'auto' | 'cpu' | 'cuda', ``weights`` a folder with classifier.pt + classes.json
-    (default: the shipped weights), ``seed`` fixes the dropout masks.
+    Parameters
+    ----------
+    data : Dataset or array
+        2D image; a Dataset's y/x calibration gives the pixel size (square pixels).
+    pixel_size : float or str, optional
+        Pixel size of an array (float in angstrom, or e.g. '0.012nm'); overrides the Dataset's.
+    window : float
+        Window side, angstrom (the network was trained on ~10-14 angstrom).
+    stride : float, optional
+        Window step, input pixels (default a quarter window).
+    passes : int
+        Stochastic passes (Monte-Carlo dropout, shared out among the ensemble's networks).
+    threshold : float
+        Mutual information, bits, above which a window is 'unknown'.
+    lattice : bool
+        Also measure the local in-plane rotation (degrees) and lattice constant (angstrom).
+    lattice_tolerance : float
+        A window whose lattice constant lies this far (relative) outside its class's trained
+        range is marked unknown too; ``float('inf')`` turns this off.
+    device : {'auto', 'cpu', 'cuda'}
+        Torch device.
+    batch_size : int
+        Windows per network pass.
+    weights : path, optional
+        Folder with classifier.pt + classes.json (default: the shipped weights).
+    seed : int
+        Fixes the dropout masks.
+    progress, cancel
+        ``progress(done, total, message)`` and a :class:`~stemlab.backend.progress.CancelToken`.
 
-    With ``lattice``, a window whose measured lattice constant lies more than
-    ``lattice_tolerance`` (relative) outside the range its predicted class was trained on is
-    also marked unknown: no crystal of that class looks like that (e.g. a window straddling a
-    boundary half and half, read as a third pattern). Pass ``float('inf')`` to turn this off.
+    Returns
+    -------
+    ClassificationResult
+        Maps on the window grid (class labels, probability, uncertainty in bits, unknown mask,
+        rotation in degrees, lattice constant in angstrom); ``.datasets()``, ``.save('x.npz')``,
+        ``.summary()``.
+
+    Examples
+    --------
+    >>> import stemlab
+    >>> result = stemlab.classify(stemlab.sample_haadf(), window=12)  # doctest: +SKIP
+    >>> print(result.summary())  # doctest: +SKIP
+
+    References
+    ----------
+    Gal & Ghahramani, ICML 2016 (Monte-Carlo dropout); Lakshminarayanan, Pritzel & Blundell,
+    NeurIPS 2017 (deep ensembles); docs/classification.md.
     """
     import torch
 
@@ -170,12 +226,7 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
     from . import lattice as L
     from .training import load
 
-    if isinstance(data, Dataset):
-        ds = data
-    else:
-        arr = np.asarray(data)
-        ds = Dataset(arr, (Axis("y", arr.shape[0]), Axis("x", arr.shape[1])) if arr.ndim == 2 else
-                     tuple(Axis(f"axis{i}", s) for i, s in enumerate(arr.shape)), kind="image")
+    ds = as_dataset(data if isinstance(data, Dataset) else np.asarray(data))
     if ds.ndim != 2:
         raise ParameterError(f"classify needs a 2D image; {ds.name or 'the input'} has shape {ds.shape}: pick one frame.")
     if passes < 1:

@@ -161,8 +161,6 @@ def load(weights_dir=None, device="cpu"):
         raise FileFormatError(f"The weights in {folder} were trained for another descriptor ({desc}); retrain them.")
     model = build_ensemble(len(record["classes"]), record["config"], record.get("members", 1))
     state = torch.load(wfile, map_location="cpu", weights_only=True)
-    if not any(k.startswith("members.") for k in state):  # weights of one network saved before ensembles
-        state = {f"members.0.{k}": v for k, v in state.items()}
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.eval()
     model.to(device)

@@ -50,12 +50,9 @@ def register(subparsers) -> None:
 def cmd_classify(args) -> int:
     from pathlib import Path
 
-    import numpy as np
-
+    from ..classifier.inference import classify
     from ..errors import FileFormatError
     from ..io import load_one
-    from ..io.writers import atomic_write
-    from ..classifier.inference import classify
 
     out = Path(args.output)
     if out.suffix.lower() != ".npz":
@@ -66,9 +63,7 @@ def cmd_classify(args) -> int:
                       lattice=not args.no_lattice, lattice_tolerance=args.lattice_tolerance,
                       device=args.device, weights=args.weights,
                       progress=ProgressPrinter() if args.verbose else None)
-    with atomic_write(out) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **result.arrays())
+    result.save(out)
     print(f"wrote {out}: {result.summary()}")
     return 0
 

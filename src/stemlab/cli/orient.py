@@ -49,15 +49,9 @@ def orient(input, phases, output, *, voltage=None, calibration=None, resolution=
 
 
 def cmd_orient(args) -> int:
-    import numpy as np
-
     cal = calibration_kwargs(args)
     result = orient(args.input, args.phase, args.output, resolution=args.resolution, precession=args.precession,
                     relrod=args.relrod, gamma=args.gamma, device=args.device, scheduler=args.scheduler,
                     progress=ProgressPrinter() if args.verbose else None, **cal)
-    phase = result.arrays["phase"]
-    shares = ", ".join(f"{n} {np.mean(phase == i) * 100:.0f}%" for i, n in enumerate(result.phase_names))
-    print(f"wrote {args.output}: {phase.size} patterns ({shares}), median correlation "
-          f"{np.median(result.arrays['score']):.2f}, relrod width {result.library.params['s_width']:.4f} 1/A"
-          f"{' (measured)' if args.relrod == 'auto' else ''}")
+    print(f"wrote {args.output}: {result.summary()}{' (measured)' if args.relrod == 'auto' else ''}")
     return 0

@@ -23,11 +23,8 @@ def register(subparsers):
 
 
 def cmd_segment(args) -> int:
-    import numpy as np
-
     from ..errors import ParameterError
     from ..io import load_one
-    from ..io.writers import save_dataset
     from ..symmetry.segment import segment
 
     ds = load_one(args.input, lazy=False, **calibration_kwargs(args))
@@ -44,10 +41,6 @@ def cmd_segment(args) -> int:
                      families=tuple(f.strip() for f in args.families.split(",") if f.strip()),
                      fit_frames=[int(f) for f in args.fit_frames.split(",")] if ds.ndim == 3 else None,
                      device=args.device, progress=ProgressPrinter() if args.verbose else None)
-    labels = result.labels.with_data(result.labels.data.astype(np.uint16 if result.n_segments < 65535 else np.int32))
-    save_dataset(labels, args.output)
-    p = result.parameters
-    print(f"{result.n_segments} segments (fractions {', '.join(f'{f:.3f}' for f in result.fractions.mean(0))}); "
-          f"patch {p['patch']:.4g} {p['units'] or 'px'}, window {p['window']:.4g} {p['units'] or 'px'}; "
-          f"wrote {args.output}")
+    result.save(args.output)
+    print(f"{result.summary()}; wrote {args.output}")
     return 0

@@ -21,7 +21,6 @@ def register(subparsers) -> None:
 def cmd_virtual(args) -> int:
     from ..diffraction import explore, find_direct_beam, parse_detector
     from ..io import load_one
-    from ..io.writers import save_results
 
     ds = load_one(args.input, **calibration_kwargs(args))
     specs = [spec.partition("=") if "=" in spec else ("", "", spec) for spec in args.detector]
@@ -33,6 +32,6 @@ def cmd_virtual(args) -> int:
         centre = find_direct_beam(ds, scheduler=args.scheduler, progress=progress)
     detectors = {name or f"D{i}": parse_detector(spec, centre.median if centre is not None else None) for i, (name, _, spec) in enumerate(specs)}
     results = explore(ds, detectors, centre=centre, scheduler=args.scheduler, progress=progress)
-    save_results(results, args.output)
-    print(f"wrote {', '.join(results)} to {args.output}")
+    results.save(args.output)
+    print(f"wrote {results.summary()} to {args.output}")
     return 0

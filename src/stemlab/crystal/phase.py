@@ -327,6 +327,12 @@ def _unique_matrices(mats: np.ndarray) -> np.ndarray:
     return mats[~repeat]
 
 
+# orix's public point groups (Schoenflies names), in the order of the International Tables
+POINT_GROUPS = ("C1", "Ci", "C2x", "C2y", "C2z", "Csx", "Csy", "Csz", "C2h", "D2", "C2v", "D2h", "C4", "S4", "C4h",
+                "D4", "C4v", "D2d", "D4h", "C3", "S6", "D3x", "D3y", "D3", "C3v", "D3d", "C6", "C3h", "C6h", "D6", "C6v",
+                "D3h", "D6h", "T", "Th", "O", "Td", "Oh")
+
+
 def _point_group_name(sg_number: int, rotations: np.ndarray) -> str:
     """orix's name of the point group: from the space-group number, else by matching operations."""
     from orix.quaternion import symmetry as osym
@@ -337,7 +343,7 @@ def _point_group_name(sg_number: int, rotations: np.ndarray) -> str:
 
     ours = Rotation.from_matrix(rotations[np.linalg.det(rotations) > 0])
     n_improper = int(np.sum(np.linalg.det(rotations) < 0))
-    for candidate in osym._groups:
+    for candidate in (getattr(osym, name) for name in POINT_GROUPS):
         if candidate.size != len(rotations) or int(np.sum(candidate.improper)) != n_improper:
             continue
         proper = candidate[~candidate.improper]

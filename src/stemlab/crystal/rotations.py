@@ -30,6 +30,35 @@ def axis_angle_matrix(axis, angle_rad) -> np.ndarray:
     return np.eye(3) + np.sin(angle_rad) * K + (1 - np.cos(angle_rad)) * (K @ K)
 
 
+def rotation_about_z_torch(angle_rad):
+    """Right-handed rotations (..., 3, 3) by ``angle_rad`` (a torch tensor, radians) about +z, same
+    dtype and device: the torch twin of :func:`rotation_about_z`."""
+    import torch
+
+    c, s = torch.cos(angle_rad), torch.sin(angle_rad)
+    R = torch.zeros(angle_rad.shape + (3, 3), dtype=angle_rad.dtype, device=angle_rad.device)
+    R[..., 0, 0], R[..., 0, 1], R[..., 1, 0], R[..., 1, 1], R[..., 2, 2] = c, -s, s, c, 1.0
+    return R
+
+
+def rotation_vector_matrix_torch(w):
+    """Rotation matrices exp([w]x) (..., 3, 3) of rotation vectors ``w`` (..., 3) in radians (Rodrigues),
+    torch, same dtype and device: the torch twin of :func:`axis_angle_matrix` (axis w/|w|, angle |w|)."""
+    import torch
+
+    theta = torch.linalg.norm(w, dim=-1, keepdim=True)
+    small = theta < 1e-12
+    k = w / torch.where(small, torch.ones_like(theta), theta)
+    K = torch.zeros(w.shape[:-1] + (3, 3), dtype=w.dtype, device=w.device)
+    K[..., 0, 1], K[..., 0, 2] = -k[..., 2], k[..., 1]
+    K[..., 1, 0], K[..., 1, 2] = k[..., 2], -k[..., 0]
+    K[..., 2, 0], K[..., 2, 1] = -k[..., 1], k[..., 0]
+    s = torch.sin(theta)[..., None]
+    c = (1 - torch.cos(theta))[..., None]
+    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand(K.shape)
+    return eye + s * K + c * (K @ K)
+
+
 def zone_axis_rotation(structure: Structure, uvw, inplane_deg: float = 0.0) -> np.ndarray:
     """Crystal->lab rotation that puts the direction [uvw] along the beam (+z), then turns
     the crystal by ``inplane_deg`` about the beam (right-handed, x towards y).
@@ -108,8 +137,5 @@ def beam_rotations(directions: np.ndarray) -> np.ndarray:
         if s[i] < 1e-12:
             R[i] = np.eye(3) if c[i] > 0 else np.diag([1.0, -1.0, -1.0])
             continue
-        k = axis[i] / s[i]
-        K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-        angle = np.arctan2(s[i], c[i])
-        R[i] = np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * (K @ K)
+        R[i] = axis_angle_matrix(axis[i], np.arctan2(s[i], c[i]))
     return R

@@ -20,21 +20,72 @@ COM_NAMES = {"shift_y": "CoM y", "shift_x": "CoM x", "magnitude": "CoM magnitude
              "phase": "iDPC phase"}
 
 
-def explore(ds: Dataset, detectors: dict, *, centre: Any = None, scheduler: Any = None,
-            progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> dict:
-    """Detector images, CoM / DPC / iDPC and mean / max pattern of a 4D-STEM Dataset, one pass.
+class ExploreResult(dict):
+    """``{name: Dataset}`` of :func:`explore`, with the result protocol (:mod:`stemlab.results`)."""
 
-    ``detectors``: ``{name: Disk | Annulus | Rectangle}`` in detector pixels. ``centre``: a
-    :class:`~stemlab.diffraction.BeamCentres` from ``find_direct_beam``; the centre of mass
-    is then measured from the fitted descan at each position (else from its mean).
-    Returns ``{name: Dataset}``; value units are in ``metadata['units']``.
+    def datasets(self) -> dict[str, Dataset]:
+        """The images and patterns by name (a plain dict)."""
+        return dict(self)
+
+    def save(self, path):
+        """One ``.npz`` with every image and its calibration, or a folder of calibrated ``.tif``;
+        atomic."""
+        from ..results import save_datasets
+
+        return save_datasets(self.datasets(), path)
+
+    def summary(self) -> str:
+        """The names of the images and patterns, in one line."""
+        return ", ".join(self)
+
+
+def explore(ds: Dataset, detectors: dict, *, centre: Any = None, scheduler: Any = None,
+            progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> ExploreResult:
+    """Virtual detector images, centre of mass, DPC, iDPC and the mean and max pattern of a
+    4D-STEM Dataset, all in one pass over the data.
+
+    Parameters
+    ----------
+    ds : Dataset
+        4D-STEM scan (navigation axes first, detector axes ky, kx; calibrated detector axes
+        give CoM/DPC in 1/angstrom, else in detector pixels).
+    detectors : dict
+        ``{name: Disk | Annulus | Rectangle}`` in detector pixels (row, col) -
+        :mod:`stemlab.diffraction.detectors`.
+    centre : BeamCentres, optional
+        From :func:`stemlab.diffraction.find_direct_beam`: the centre of mass is then measured
+        from the fitted descan at each position (else from its mean).
+    scheduler : str or dask.distributed.Client, optional
+        A dask.distributed scheduler address (e.g. 'tcp://host:8786') to run on; None: local threads.
+    progress : callable, optional
+        ``progress(done, total, message)``.
+    cancel : CancelToken, optional
+        Checked between batches; raises :class:`stemlab.errors.Cancelled`.
+
+    Returns
+    -------
+    ExploreResult
+        A ``{name: Dataset}`` dict (one image per detector, 'CoM y', 'CoM x', 'CoM magnitude',
+        'DPC angle', 'iDPC phase', 'mean pattern', 'max pattern') on the scan's axes, value
+        units in ``metadata['units']``, with the result protocol (:mod:`stemlab.results`).
+
+    Examples
+    --------
+    >>> import stemlab
+    >>> from stemlab.diffraction import Annulus, Disk
+    >>> scan = stemlab.sample_4dstem()  # doctest: +SKIP
+    >>> images = stemlab.explore(scan, {"BF": Disk(64, 64, 6), "ADF": Annulus(64, 64, 16, 60)})  # doctest: +SKIP
+
+    References
+    ----------
+    Lazic, Bosch & Lazar, Ultramicroscopy 160 (2016) 265 (iDPC: integrating the centre of mass).
     """
     raw = virtual_images(ds, detectors, com=True, patterns=True, scheduler=scheduler,
                          progress=progress, cancel=cancel)
     nav_axes = tuple(replace(a, navigate=False) for a in ds.nav_axes)
     kind = "image" if len(nav_axes) == 2 else "stack"
-    results = {name: ds.with_data(raw[name], axes=nav_axes, kind=kind, name=name, units="counts")
-               for name in detectors}
+    results = ExploreResult({name: ds.with_data(raw[name], axes=nav_axes, kind=kind, name=name, units="counts")
+                             for name in detectors})
     reference = None
     if centre is not None:
         reference = (centre.fitted[..., 0], centre.fitted[..., 1])

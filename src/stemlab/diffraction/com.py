@@ -9,8 +9,7 @@ Conventions
   convention ``psi(k) = sum psi(r) exp(-2 pi i k.r)`` (numpy's), the expectation of the
   diffraction-plane position is ``<k> = grad(phi) / (2 pi)``; hence
   ``grad(phi) = 2 pi * shift`` with ``shift`` in reciprocal length and ``phi`` in rad.
-  This assumes the detector rows/columns are parallel to the scan rows/columns
-  (rotate the shifts first with :func:`rotate_shifts` otherwise).
+  This assumes the detector rows/columns are parallel to the scan rows/columns.
 """
 
 from __future__ import annotations
@@ -75,16 +74,6 @@ def dpc(com_y: np.ndarray, com_x: np.ndarray, reference=None, *, descan: bool = 
             ry, rx = reference
         sy, sx = com_y - ry, com_x - rx
     return {"shift_y": sy, "shift_x": sx, "magnitude": np.hypot(sy, sx), "angle": np.arctan2(sy, sx)}
-
-
-def rotate_shifts(shift_y: np.ndarray, shift_x: np.ndarray, angle_rad: float, flip: bool = False):
-    """Rotate detector-frame shifts by ``angle_rad`` (counter-clockwise in (x, y)) into the scan frame.
-
-    ``flip`` first mirrors the detector columns (``x -> -x``).
-    """
-    sx = -shift_x if flip else shift_x
-    c, s = np.cos(angle_rad), np.sin(angle_rad)
-    return s * sx + c * shift_y, c * sx - s * shift_y
 
 
 def com_calibrated(com_y_px: np.ndarray, com_x_px: np.ndarray, ky_axis, kx_axis):

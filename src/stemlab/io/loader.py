@@ -21,11 +21,42 @@ _PLAIN = {"npy", "npz", "zarr", "tiff"}
 
 def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_length=None,
          detector_pixel=None, voltage=None) -> list[Dataset]:
-    """Read every usable signal of ``path`` as a Dataset (dask-backed when ``lazy``).
+    """Read every usable signal of an instrument or plain file as calibrated Datasets.
 
-    Calibration options (see :func:`stemlab.calibration.apply_calibration`; floats: scan
-    step in nm, calibration in 1/angstrom, camera length in m, pixel in m, voltage in kV)
-    fill in what the file lacks and override what it has.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        Any format :func:`stemlab.io.can_read` accepts: rosettasciio's instrument formats
+        (.dm3/.dm4, .emd, .mib, .blo, .hspy, ...) and plain .npy, .npz, .zarr, .tif.
+    lazy : bool
+        Keep instrument data as dask arrays (read chunk by chunk); ``False`` reads into memory.
+    scan_step : float or str, optional
+        Probe step or image pixel size; a float is in nm, a string carries its unit ('2nm').
+    calibration : float or str, optional
+        Reciprocal size of one detector pixel; float in 1/angstrom, or e.g. '0.127 1/nm'.
+    camera_length : float or str, optional
+        Camera length (float in m), with ``detector_pixel``: gives ``calibration``.
+    detector_pixel : float or str, optional
+        Physical detector pixel size (float in m, or e.g. '55um').
+    voltage : float or str, optional
+        Accelerating voltage, kV (e.g. 200 or '200kV').
+
+    The calibration options fill in what the file lacks and override what it has
+    (:func:`stemlab.calibration.apply_calibration`).
+
+    Returns
+    -------
+    list of Dataset
+        One Dataset per signal, navigation axes first, units on every axis.
+
+    Examples
+    --------
+    >>> import stemlab
+    >>> scan = stemlab.load("scan.mib", calibration="0.0127/angstrom")[0]  # doctest: +SKIP
+
+    References
+    ----------
+    rosettasciio, the reader library of HyperSpy: https://hyperspy.org/rosettasciio
     """
     path = Path(path)
     fmt = identify(path)
@@ -42,10 +73,28 @@ def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_le
     return datasets
 
 
-def load_one(path, **kwargs) -> Dataset:
-    """The main signal of ``path``: the first 4D-STEM dataset, else by kind (video, stack, image,
-    pattern, spectrum image, spectrum), a HAADF image first, then the largest."""
-    datasets = load(path, **kwargs)
+def load_one(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_length=None,
+             detector_pixel=None, voltage=None) -> Dataset:
+    """The main signal of a file as one calibrated Dataset.
+
+    Parameters
+    ----------
+    path, lazy, scan_step, calibration, camera_length, detector_pixel, voltage
+        As for :func:`load`.
+
+    Returns
+    -------
+    Dataset
+        The first 4D-STEM dataset, else by kind (video, stack, image, pattern, spectrum image,
+        spectrum), a HAADF image first, then the largest.
+
+    Examples
+    --------
+    >>> import stemlab
+    >>> image = stemlab.load_one("haadf.emd", scan_step="0.02nm")  # doctest: +SKIP
+    """
+    datasets = load(path, lazy=lazy, scan_step=scan_step, calibration=calibration, camera_length=camera_length,
+                    detector_pixel=detector_pixel, voltage=voltage)
     rank = {"4dstem": 6, "video": 5, "stack": 4, "image": 3, "diffraction": 2, "spectrum_image": 1}
 
     def key(item):

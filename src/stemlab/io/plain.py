@@ -14,25 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import Axis, Dataset
+from ..dataset import Axis, Dataset, default_layout
 from ..errors import FileFormatError
 from .chunks import nav_chunks
 
 CALIBRATION_KEY = "stemlab"
-
-
-def default_layout(ndim: int) -> tuple[str, list[str], list[bool]]:
-    """Kind, axis names and navigate flags for an uncalibrated array of ``ndim`` dimensions."""
-    if ndim == 1:
-        return "spectrum", ["signal"], [False]
-    if ndim == 2:
-        return "image", ["y", "x"], [False, False]
-    if ndim == 3:
-        return "stack", ["frame", "y", "x"], [True, False, False]
-    if ndim == 4:
-        return "4dstem", ["scan_y", "scan_x", "ky", "kx"], [True, True, False, False]
-    extra = [f"frame{i}" if i else "depth" for i in range(ndim - 4)]
-    return "4dstem", extra + ["scan_y", "scan_x", "ky", "kx"], [True] * (ndim - 2) + [False, False]
 
 
 def dataset_from_array(data, path: Path, fmt: str, calibration: dict | None = None) -> Dataset:

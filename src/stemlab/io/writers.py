@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import Dataset
+from ..dataset import Dataset, as_dataset
 from ..errors import FileFormatError
 from .plain import CALIBRATION_KEY
 
@@ -176,7 +176,7 @@ def save_results(results: dict, output) -> Path:
     """Write named results (Datasets or arrays): one .npz (arrays + JSON 'calibration' per name),
     or, for any other path, a folder with one calibrated .tif per name."""
     output = Path(output)
-    items = {name: value if isinstance(value, Dataset) else _as_dataset(name, value) for name, value in results.items()}
+    items = {name: value if isinstance(value, Dataset) else as_dataset(np.asarray(value), name=name) for name, value in results.items()}
     if output.suffix.lower() == ".npz":
         with atomic_write(output) as tmp, open(tmp, "wb") as fh:
             arrays = {name: np.asarray(ds.data) for name, ds in items.items()}
@@ -187,12 +187,3 @@ def save_results(results: dict, output) -> Path:
     for name, ds in items.items():
         save_dataset(ds, output / f"{name}.tif")
     return output
-
-
-def _as_dataset(name: str, array) -> Dataset:
-    from ..dataset import Axis
-    from .plain import default_layout
-
-    _, names, navigate = default_layout(np.ndim(array))
-    axes = tuple(Axis(n, int(s), navigate=nav) for n, s, nav in zip(names, np.shape(array), navigate))
-    return Dataset(np.asarray(array), axes, kind=default_layout(np.ndim(array))[0], name=name)

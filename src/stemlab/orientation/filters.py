@@ -1,4 +1,4 @@
-"""Image filters of diffraction patterns on torch (CPU or GPU): Gaussian blur, direct-beam centres.
+"""Image filters of diffraction patterns on torch (CPU or GPU): the Gaussian blur of the matcher and refiner.
 
 Patterns are float tensors (B, H, W); rows and columns in detector pixels.
 """
@@ -51,38 +51,3 @@ def _blur_bands(n: int, sigma: float, dtype, device):
         k0, k1 = int(used[0]), int(used[-1]) + 1
         bands.append((i0, i1, k0, k1, torch.as_tensor(A[i0:i1, k0:k1], dtype=dtype, device=device).contiguous()))
     return tuple(bands)
-
-
-def find_centres(x, nominal, radius_px: float = 4.0, search_px: float | None = None):
-    """Direct-beam centre (row, col) of each pattern (B, H, W): brightest 5x5-averaged pixel within
-    ``search_px`` of the nominal centre, then the centre of mass of the disc above 30 % of its
-    peak within ``radius_px``. Works on a crop around the nominal centre (cheap)."""
-    import torch
-    import torch.nn.functional as F
-
-    B, H, W = x.shape
-    search = int(round(search_px or 0.12 * min(H, W)))
-    cy, cx = int(round(float(nominal[0]))), int(round(float(nominal[1])))
-    half = search + int(math.ceil(radius_px)) + 3
-    r0, r1 = max(cy - half, 0), min(cy + half + 1, H)
-    c0, c1 = max(cx - half, 0), min(cx + half + 1, W)
-    crop = x[:, r0:r1, c0:c1]
-    h, w = crop.shape[1:]
-    blur = F.avg_pool2d(crop[:, None], 5, stride=1, padding=2, count_include_pad=False)[:, 0]
-    rows = torch.arange(r0, r1, device=x.device, dtype=x.dtype)[:, None]
-    cols = torch.arange(c0, c1, device=x.device, dtype=x.dtype)[None, :]
-    near = ((rows - float(nominal[0])) ** 2 + (cols - float(nominal[1])) ** 2) <= search ** 2
-    masked = torch.where(near[None], blur, torch.full_like(blur, -1.0))
-    flat = torch.argmax(masked.reshape(B, -1), dim=1)
-    pr = (flat // w).to(x.dtype) + r0
-    pc = (flat % w).to(x.dtype) + c0
-    d2 = (rows[None] - pr[:, None, None]) ** 2 + (cols[None] - pc[:, None, None]) ** 2
-    disc = d2 <= radius_px ** 2
-    peak = torch.where(disc, crop, torch.zeros_like(crop)).amax(dim=(1, 2))
-    wgt = torch.where(disc, torch.clamp(crop - 0.3 * peak[:, None, None], min=0), torch.zeros_like(crop))
-    total = wgt.sum(dim=(1, 2))
-    ok = total > 0
-    safe = torch.where(ok, total, torch.ones_like(total))
-    ry = torch.where(ok, (wgt * rows).sum(dim=(1, 2)) / safe, torch.full_like(total, float(nominal[0])))
-    rx = torch.where(ok, (wgt * cols).sum(dim=(1, 2)) / safe, torch.full_like(total, float(nominal[1])))
-    return torch.stack([ry, rx], dim=1)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cache import cache_dir
 from ..errors import ParameterError
 from ..crystal.directions import sector_directions
 from ..crystal.phase import Phase, resolve_phase
@@ -85,12 +86,6 @@ class TemplateLibrary:
 
 
 # -- building -------------------------------------------------------------------------------
-def default_cache_dir() -> Path:
-    root = os.environ.get("STEMLAB_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "stemlab")
-    return Path(root) / "orientation-libraries"
-
-
 def _structure_fingerprint(phase: Phase) -> dict:
     st = phase.structure
     return {"name": phase.name, "cell": [st.a, st.b, st.c, st.alpha, st.beta, st.gamma],
@@ -107,7 +102,7 @@ def build_library(phases, *, voltage_kv: float = 200.0, resolution_deg: float = 
     ``s_width`` (1/angstrom): Gaussian relrod width (thickness ~ 1/s_width); ``precession_deg``:
     precession semi-angle; spots weaker than ``min_relative_intensity`` x the strongest |F|^2
     of the phase are dropped (this also drops extinct reflections); ``max_spots`` keeps the
-    strongest per template. ``cache``: True (``~/.cache/stemlab`` or ``$STEMLAB_CACHE``), a
+    strongest per template. ``cache``: True (the stemlab cache, :mod:`stemlab.cache`), a
     folder, or False.
     """
     from ..backend.progress import check, report
@@ -126,9 +121,9 @@ def build_library(phases, *, voltage_kv: float = 200.0, resolution_deg: float = 
               "phases": [_structure_fingerprint(p) for p in phases]}
     key = hashlib.sha256(json.dumps(params, sort_keys=True, default=float).encode()).hexdigest()[:20]
     params["key"] = key
-    cache_dir = None if cache is False or cache is None else (default_cache_dir() if cache is True else Path(cache))
-    if cache_dir is not None:
-        cached = _load_cached(cache_dir / f"{key}.npz", phases, params)
+    folder = None if cache is False or cache is None else (cache_dir("orientation-libraries") if cache is True else Path(cache))
+    if folder is not None:
+        cached = _load_cached(folder / f"{key}.npz", phases, params)
         if cached is not None:
             return cached
     t0 = time.perf_counter()
@@ -167,8 +162,8 @@ def build_library(phases, *, voltage_kv: float = 200.0, resolution_deg: float = 
     lib = TemplateLibrary(phases, cat(0, np.int32), cat(1, np.float64), cat(2, np.float64), cat(3, np.float32),
                           cat(4, np.float32), cat(5, np.float32), cat(6, np.int16), params,
                           time.perf_counter() - t0, False)
-    if cache_dir is not None:
-        _save_cached(cache_dir / f"{key}.npz", lib)
+    if folder is not None:
+        _save_cached(folder / f"{key}.npz", lib)
     return lib
 
 

@@ -29,9 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..crystal.rotations import rotation_about_z_torch
+from ..diffraction.centre import beam_centres_torch
 from ..errors import CalibrationError, ParameterError
 from .library import TemplateLibrary
-from .filters import find_centres, gaussian_blur
+from .filters import gaussian_blur
 from .polar import PolarGrid, pattern_harmonics, polar_coordinates, polar_sample, template_harmonics
 from .refine import SEARCH_MARGIN_DEG
 
@@ -145,7 +147,7 @@ class Matcher:
             x = x[None]
         x = torch.clamp(x, min=0)
         if self.settings.centre == "auto":
-            centres = find_centres(x, self.nominal_centre, self.settings.centre_radius_px)
+            centres = beam_centres_torch(x, self.nominal_centre, self.settings.centre_radius_px)
         else:
             centres = torch.as_tensor(self.nominal_centre, dtype=torch.float32, device=x.device).expand(len(x), 2)
         if self.settings.background == "tophat":
@@ -340,11 +342,7 @@ class Matcher:
         Rt = self.rotations[t]
         M = torch.as_tensor(MIRROR, dtype=Rt.dtype, device=Rt.device)
         Rt = torch.where(mirror[..., None, None], M @ Rt, Rt)
-        a = torch.deg2rad(angle_deg.to(Rt.dtype))
-        c, s = torch.cos(a), torch.sin(a)
-        Rz = torch.zeros(a.shape + (3, 3), dtype=Rt.dtype, device=Rt.device)
-        Rz[..., 0, 0], Rz[..., 0, 1], Rz[..., 1, 0], Rz[..., 1, 1], Rz[..., 2, 2] = c, -s, s, c, 1.0
-        return Rz @ Rt
+        return rotation_about_z_torch(torch.deg2rad(angle_deg.to(Rt.dtype))) @ Rt
 
     # -- one pattern, for the GUI ------------------------------------------------------------
     def candidates(self, pattern, n: int = 5) -> list[dict]:
@@ -380,20 +378,6 @@ class Matcher:
         keep = (rows >= 0) & (rows <= H - 1) & (cols >= 0) & (cols <= W - 1)
         return {"rows": rows[keep], "cols": cols[keep], "hkl": sp.hkl[keep], "intensity": sp.intensity[keep]}
 
-    def template_spots(self, template: int, mirror: bool, angle_deg: float, centre) -> dict:
-        """Spots of a solution on the detector: rows, cols (px), hkl (n, 3), intensity."""
-        kx, ky, inten, hkl = self.library.spots(int(template))
-        if mirror:  # the mirrored template: (kx, ky) -> (kx, -ky), reflection g -> -g
-            ky, hkl = -ky, -hkl
-        a = np.radians(angle_deg)
-        kxr = np.cos(a) * kx - np.sin(a) * ky
-        kyr = np.sin(a) * kx + np.cos(a) * ky
-        cal = self.settings.calibration
-        rows = centre[0] + kyr / cal
-        cols = centre[1] + kxr / cal
-        H, W = self.pattern_shape
-        keep = (rows >= 0) & (rows <= H - 1) & (cols >= 0) & (cols <= W - 1)
-        return {"rows": rows[keep], "cols": cols[keep], "hkl": hkl[keep], "intensity": inten[keep]}
 
 
 def _take(values, columns):

@@ -42,21 +42,75 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
                        n_harmonics: int = 40, n_theta: int = 360, device="auto", scheduler=None,
                        memory_budget: float = 512 * 2**20, cache=True, library=None,
                        progress=None, cancel=None, **settings):
-    """Phase and orientation of every pattern of ``data`` (a 4D-STEM :class:`Dataset` or an array
-    whose last two axes are the detector) by template matching.
+    """Phase and crystal orientation of every pattern by template matching.
 
-    ``phases``: CIF paths or shipped names ('Al', 'alpha-Fe', ...); ``voltage`` kV (default: the
-    dataset's, else 200); ``calibration``: reciprocal pixel size in 1/angstrom per px (default:
-    the dataset's kx axis); ``resolution``: library spacing in degrees; ``precession``: degrees;
-    ``s_width``: relrod width of the library in 1/angstrom (~1/thickness), or 'auto' to measure
-    it on a sample of the patterns (:mod:`.relrod`). Any navigation shape works: one pattern, a
-    line, a 2D scan, a series of scans. Returns an
-    :class:`~stemlab.orientation.results.OrientationResult`.
+    Parameters
+    ----------
+    data : Dataset or array
+        4D-STEM scan, or an array whose last two axes are the detector; any navigation shape
+        works (one pattern, a line, a 2D scan, a series of scans).
+    phases : list of str or Phase
+        CIF paths or shipped names ('Al', 'Cu', 'Ni', 'Ag', 'Au', 'Si', 'alpha-Fe', 'austenite',
+        'Ti', 'Mg').
+    voltage : float or str, optional
+        Accelerating voltage in kV (default: the dataset's, else 200).
+    calibration : float or str, optional
+        Reciprocal pixel size, 1/angstrom per detector pixel (default: the kx axis).
+    resolution : float
+        Library spacing of beam directions, degrees.
+    precession : float
+        Precession semi-angle, degrees (0: none).
+    s_width : float or 'auto'
+        Relrod width of the library, 1/angstrom (~1/thickness; 0.01-0.04 is typical), or
+        'auto' to measure it on a sample of the patterns (:mod:`stemlab.orientation.relrod`).
+    gamma : float
+        Intensity transform exponent applied to patterns and template spots.
+    sigma_px : float
+        Template spot width, detector pixels.
+    centre : {'auto', 'fixed'}
+        Fit the direct beam of every pattern, or use the detector axes' k = 0.
+    background : {'none', 'tophat'}
+        Subtract a wide-Gaussian background first.
+    n_harmonics, n_theta : int
+        Angular harmonics kept and angular samples of the polar transform.
+    device : {'auto', 'cpu', 'cuda'}
+        Torch device.
+    scheduler : str or dask.distributed.Client, optional
+        Run the chunks on a dask.distributed cluster.
+    memory_budget : float
+        Bytes of patterns in memory at once.
+    cache : bool or path
+        Cache template libraries in the stemlab cache (:mod:`stemlab.cache`) or a folder.
+    library : TemplateLibrary, optional
+        A prebuilt library (then ``phases``, ``resolution``, ``s_width`` are not used).
+    progress, cancel
+        ``progress(done, total, message)`` and a :class:`~stemlab.backend.progress.CancelToken`.
+    **settings
+        Further :class:`~stemlab.orientation.matching.MatchSettings` fields (``n_refine``,
+        ``n_candidates``, ``r_min``, ...).
+
+    Returns
+    -------
+    OrientationResult
+        Phase, orientation (crystal->lab rotations), correlation and reliabilities per
+        position on the scan's axes; ``.datasets()``, ``.save('map.h5' | '.ang' | '.npz')``,
+        ``.summary()``, ``.crystal_map()`` (orix).
+
+    Examples
+    --------
+    >>> import stemlab
+    >>> result = stemlab.index_orientations(stemlab.sample_4dstem(), ["Al", "alpha-Fe"])  # doctest: +SKIP
+    >>> result.save("map.ang")  # doctest: +SKIP
+
+    References
+    ----------
+    Rauch & Dupuy, Arch. Metall. Mater. 50 (2005) 87 (template matching of precession patterns);
+    docs/orientation.md for the method and its measured accuracy.
     """
     from ..backend.progress import steps
     from ..backend.streaming import stream_reduce
     from ..calibration import parse_reciprocal, parse_voltage
-    from ..dataset import Axis, Dataset
+    from ..dataset import Dataset, as_dataset
     from ..units import convert
     from .library import build_library
     from .results import OrientationResult
@@ -65,9 +119,7 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
         arr = data
         if arr.ndim < 2:
             raise ParameterError(f"data must have at least 2 dimensions (a pattern), got shape {arr.shape}.")
-        names = [f"nav{i}" for i in range(arr.ndim - 2)] + ["ky", "kx"]
-        data = Dataset(arr, [Axis(n, s, navigate=i < arr.ndim - 2) for i, (n, s) in enumerate(zip(names, arr.shape))],
-                       kind="4dstem" if arr.ndim == 4 else ("diffraction" if arr.ndim == 2 else "stack"), name="patterns")
+        data = as_dataset(arr, kind="diffraction", name="patterns")
     sig = data.sig_axes
     if len(sig) != 2:
         raise ParameterError(f"Dataset {data.name!r} has {len(sig)} signal axes; orientation mapping needs 2 (ky, kx).")

@@ -34,25 +34,9 @@ import math
 import numpy as np
 
 from ..crystal.reflections import reflections
+from ..crystal.rotations import rotation_vector_matrix_torch
 from ..units import electron_wavelength
 from .filters import gaussian_blur
-
-
-def _skew_exp(w):
-    """Rotation matrices exp([w]x) for rotation vectors w (..., 3) (Rodrigues), same dtype."""
-    import torch
-
-    theta = torch.linalg.norm(w, dim=-1, keepdim=True)
-    small = theta < 1e-12
-    k = w / torch.where(small, torch.ones_like(theta), theta)
-    K = torch.zeros(w.shape[:-1] + (3, 3), dtype=w.dtype, device=w.device)
-    K[..., 0, 1], K[..., 0, 2] = -k[..., 2], k[..., 1]
-    K[..., 1, 0], K[..., 1, 2] = k[..., 2], -k[..., 0]
-    K[..., 2, 0], K[..., 2, 1] = -k[..., 1], k[..., 0]
-    s = torch.sin(theta)[..., None]
-    c = (1 - torch.cos(theta))[..., None]
-    eye = torch.eye(3, dtype=w.dtype, device=w.device).expand(K.shape)
-    return eye + s * K + c * (K @ K)
 
 
 # pattern-search steps (degrees): from about the library spacing down to 0.05 deg (5 steps gave the
@@ -204,7 +188,7 @@ class SpotRefiner:
         best_f = scores if scores is not None else self.score(q, centres, R[:, :, None], g, inten)[..., 0]
         for delta in REFINE_STEPS_DEG:
             d = math.radians(float(delta))
-            trial = _skew_exp(offsets * d)  # (7, 3, 3)
+            trial = rotation_vector_matrix_torch(offsets * d)  # (7, 3, 3)
             Rt = trial[None, None] @ R[:, :, None]  # (B, C, 7, 3, 3)
             f = self.score(q, centres, Rt, g, inten)  # (B, C, 7)
             f0, fp, fm = f[..., :1], f[..., 1:4], f[..., 4:7]
@@ -218,7 +202,7 @@ class SpotRefiner:
             best_f = torch.where(better, fmax, best_f)
             Rj = torch.gather(Rt, 2, jmax[..., None, None, None].expand(Rt.shape[:2] + (1, 3, 3)))[:, :, 0]
             best_R = torch.where(better[..., None, None], Rj, best_R)
-            R = _skew_exp(step) @ R
+            R = rotation_vector_matrix_torch(step) @ R
         f = self.score(q, centres, R[:, :, None], g, inten)[..., 0]
         better = f > best_f
         return torch.where(better[..., None, None], R, best_R), torch.where(better, f, best_f)

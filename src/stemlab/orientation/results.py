@@ -17,7 +17,6 @@ import numpy as np
 from ..dataset import Axis, Dataset
 from ..errors import ParameterError
 
-MAP_NAMES = ("phase", "ipf_x", "ipf_y", "ipf_z", "correlation", "orientation_reliability", "phase_reliability")
 
 
 @dataclass
@@ -116,6 +115,8 @@ class OrientationResult:
         axes = self._axes()
         step_y = axes[-2].scale if len(axes) >= 2 else 1.0
         step_x = axes[-1].scale if len(axes) >= 1 else 1.0
+        y0 = axes[-2].offset if len(axes) >= 2 else 0.0
+        x0 = axes[-1].offset if len(axes) >= 1 else 0.0
         unit = (axes[-1].units if axes else "") or "px"
         ny, nx = shape2
         yy, xx = np.mgrid[0:ny, 0:nx]
@@ -127,20 +128,30 @@ class OrientationResult:
                 "orientation_reliability": self.arrays["orientation_reliability"].reshape(-1).astype(np.float64),
                 "phase_reliability": self.arrays["phase_reliability"].reshape(-1).astype(np.float64)}
         return CrystalMap(rotations=rot, phase_id=self.arrays["phase"].reshape(-1).astype(int),
-                          x=(xx * step_x).ravel().astype(float), y=(yy * step_y).ravel().astype(float),
+                          x=(x0 + xx * step_x).ravel().astype(float), y=(y0 + yy * step_y).ravel().astype(float),
                           phase_list=phases, prop=prop, scan_unit=unit)
 
+    def summary(self) -> str:
+        """Patterns, phase shares, median correlation and the library's relrod width, in one line."""
+        phase = self.arrays["phase"]
+        shares = ", ".join(f"{n} {np.mean(phase == i) * 100:.0f}%" for i, n in enumerate(self.phase_names))
+        return (f"{phase.size} patterns ({shares}), median correlation {np.median(self.arrays['score']):.2f}, "
+                f"relrod width {self.library.params['s_width']:.4f} 1/A")
+
     def save(self, path) -> Path:
-        """Write the CrystalMap: ``.h5`` (orix HDF5) or ``.ang`` (EDAX TSL, for MTEX/OIM; CI = correlation),
-        atomically (a failed write leaves nothing)."""
+        """Write the result atomically: ``.h5`` (orix HDF5 CrystalMap) or ``.ang`` (EDAX TSL, for
+        MTEX/OIM; CI = correlation), or ``.npz`` (the :meth:`datasets` maps with their calibration)."""
         from orix import io as oio
 
         from ..io.writers import atomic_write
+        from ..results import save_datasets
 
         path = Path(path)
         ext = path.suffix.lower()
+        if ext == ".npz":
+            return save_datasets(self.datasets(), path)
         if ext not in (".h5", ".hdf5", ".ang"):
-            raise ParameterError(f"Cannot write {path}: orientation maps are saved as .h5 (orix) or .ang.")
+            raise ParameterError(f"Cannot write {path}: orientation maps are saved as .h5 (orix), .ang or .npz.")
         xmap = self.crystal_map()
         with atomic_write(path) as tmp:
             if ext == ".ang":

@@ -61,11 +61,6 @@ class PhaseFieldParameters:
         return float(np.sqrt(2 * self.kappa / self.W))
 
     @property
-    def interface_energy(self) -> float:
-        """sigma = sqrt(2 kappa W) / 6 (energy per unit area)."""
-        return float(np.sqrt(2 * self.kappa * self.W) / 6)
-
-    @property
     def front_velocity(self) -> float:
         """Allen-Cahn flat-front velocity 3 M dG delta (leading order in dG; >0: phase 0 grows)."""
         return 3 * self.M * self.dG * self.interface_width

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..backend.progress import check, report, scaled
-from ..dataset import Axis, Dataset
+from ..dataset import Axis, Dataset, as_dataset, square_pixels
 from ..errors import CalibrationError, ParameterError
 from ..units import convert, parse_quantity
 from .descriptors import grid_shape, symmetry_descriptors
@@ -26,9 +26,7 @@ PATCH_PER_SPACING = 2.0  # default patch size (4 sigma of the window), in lattic
 WINDOW_PER_SPACING = 3.0  # default search-window diameter, in lattice spacings
 K_MAX_PER_SPACING = 2.5  # band limit of the rotation/mirror basis: 2.5 reflections of the spacing
 SMOOTH_PER_POOL = 0.5  # Gaussian smoothing of the pooled maps, sigma in pooling diameters
-FAMILY_WEIGHT_EXPONENT = 0.0  # operation weight ~ 1 / (family size)**exponent (see fit_model)
 MAX_FIT_POINTS = 20000
-POOL = "max"
 MAX_SCORE_POINTS = 2000
 
 
@@ -101,6 +99,27 @@ class SegmentationResult:
     def n_segments(self) -> int:
         return self.model.n_segments
 
+    def datasets(self) -> dict[str, Dataset]:
+        """``labels`` (1..K on the input's axes, uint16 up to 65534 segments) and ``PC 1``.. (the
+        principal-component maps on the descriptor grid)."""
+        labels = self.labels.data
+        labels = self.labels.with_data(np.asarray(labels).astype(np.uint16 if self.n_segments < 65535 else np.int32))
+        return {"labels": labels, **{f"PC {i + 1}": c for i, c in enumerate(self.components)}}
+
+    def save(self, path):
+        """Write the labels image atomically with its calibration (format from the extension:
+        .tif, .npy, .npz, .zarr, .h5)."""
+        from ..io.writers import save_dataset
+
+        return save_dataset(self.datasets()["labels"], path)
+
+    def summary(self) -> str:
+        """Segments, their mean area fractions, and the patch and window used."""
+        p = self.parameters
+        units = p["units"] or "px"
+        return (f"{self.n_segments} segments (fractions {', '.join(f'{f:.3f}' for f in self.fractions.mean(0))}); "
+                f"patch {p['patch']:.4g} {units}, window {p['window']:.4g} {units}")
+
 
 def prepare(desc: np.ndarray, stride: int, pool_px: float, margin_px: float, smooth_px: float = 0.0):
     """Pool raw descriptors over one unit cell, smooth, and replace the border by its nearest
@@ -124,10 +143,7 @@ def prepare(desc: np.ndarray, stride: int, pool_px: float, margin_px: float, smo
         k = int(np.floor(r))
         yy, xx = np.mgrid[-k:k + 1, -k:k + 1]
         foot = (yy**2 + xx**2) <= r**2 + 1e-9
-        if POOL == "mean":
-            desc = ndimage.correlate(desc, foot[None] / foot.sum(), mode="nearest")
-        else:
-            desc = ndimage.maximum_filter(desc, footprint=foot[None], mode="nearest")
+        desc = ndimage.maximum_filter(desc, footprint=foot[None], mode="nearest")
     if smooth_px > 0:
         sg = smooth_px / stride
         desc = ndimage.gaussian_filter(desc, (0, sg, sg), mode="nearest", truncate=3.0)
@@ -170,12 +186,10 @@ def fit_model(descriptor_stack: list[np.ndarray], ops: OperationSet, *, sigma_px
     mean = X.mean(0)
     std = X.std(0)
     std[std < 1e-6] = 1e-6
-    fam = ops.families
-    family_size = {f: max(1, int((fam == f).sum())) for f in FAMILIES}
-    # Equal weight per family (exponent 0.5) lets 4 rotations outvote 180 mirrors, but the
-    # mirror angles (lab frame) are what tells grains of one phase apart: 5 vs 12 degree grains
-    # merge at 0.5. Plain standardisation (exponent 0) keeps every operation's vote.
-    scale = std * np.array([family_size[f] for f in fam], float) ** FAMILY_WEIGHT_EXPONENT
+    # Plain standardisation keeps every operation's vote: equal weight per family lets 4 rotations
+    # outvote 180 mirrors, but the mirror angles (lab frame) are what tells grains of one phase apart
+    # (5 vs 12 degree grains merge).
+    scale = std
     Z = (X - mean) / scale
     Zc = Z - Z.mean(0)
     evals, evecs = np.linalg.eigh(Zc.T @ Zc)
@@ -333,7 +347,7 @@ def resolve_parameters(ds: Dataset, *, patch=None, window=None, stride=None, k_m
     """Patch, window (physical units and px), stride and band limit; defaults from the lattice
     spacing found in the power spectrum of ``frame`` (videos) or the image."""
     ay, ax = image_axes(ds)
-    if abs(ay.scale - ax.scale) > 1e-3 * ax.scale:
+    if not square_pixels(ay, ax):
         raise CalibrationError(f"Pixels are not square ({ay.scale:g} x {ax.scale:g} {ax.units}); "
                                "resample the image first.")
     spacing_px = None
@@ -363,17 +377,58 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
             families=FAMILIES, n_translations: int = 100, rotation_orders=(2, 3, 4, 6), n_mirrors: int = 180,
             n_components: int | None = None, fit_frames=None, k_max=None, device: str = "auto", seed: int = 0,
             progress=None, cancel=None) -> SegmentationResult:
-    """Segment an image or video (Dataset or 2D/3D array) into domains of equal local symmetry.
+    """Segment an atomic-resolution image or video into domains of equal local symmetry.
 
-    ``patch``, ``window``: patch size (Gaussian window, 4 sigma across) and search-window
-    diameter as lengths in the image's units (float) or strings ('0.6nm', '20px'); default
-    2 and 3 lattice spacings. ``stride``: descriptor grid step in px (default lattice spacing / 4).
-    ``segments``: 'auto' (silhouette over 2..``max_segments``, 1 if no clustering is
-    convincing) or an integer. ``families``, ``n_translations``, ``rotation_orders``,
-    ``n_mirrors``: the operations. ``fit_frames``: frames a video's model is fitted on
-    (default: the first). Returns a :class:`SegmentationResult`.
+    Parameters
+    ----------
+    data : Dataset or array
+        2D image or 3D video (t, y, x); square pixels.
+    patch : float or str, optional
+        Patch size (Gaussian window, 4 sigma across) in the image's units, or a string
+        ('0.6nm', '20px'); default 2 lattice spacings.
+    window : float or str, optional
+        Search-window diameter, same units; default 3 lattice spacings.
+    stride : int, optional
+        Descriptor grid step, pixels (default lattice spacing / 4).
+    segments : 'auto' or int
+        'auto': silhouette over 2..``max_segments`` (1 if no clustering is convincing).
+    max_segments : int
+        Largest number of segments tried by 'auto'.
+    families, n_translations, rotation_orders, n_mirrors
+        The symmetry operations: families among 'translations', 'rotations', 'mirrors'; the
+        number of translations; the rotation orders; the number of mirror angles.
+    n_components : int, optional
+        Principal components kept (default: 80 % of the variance, 2..6).
+    fit_frames : list of int, optional
+        Frames of a video the model is fitted on (default: the first).
+    k_max : float, optional
+        Band limit of the rotation/mirror basis, cycles per pixel (default from the lattice).
+    device : {'auto', 'cpu', 'cuda'}
+        Torch device.
+    seed : int
+        Random seed of the clustering.
+    progress, cancel
+        ``progress(done, total, message)`` and a :class:`~stemlab.backend.progress.CancelToken`.
+
+    Returns
+    -------
+    SegmentationResult
+        ``labels`` (1..K on the input's axes), principal-component maps, fingerprints, per-frame
+        area fractions; ``.datasets()``, ``.save(path)``, ``.summary()``.
+
+    Examples
+    --------
+    >>> import stemlab
+    >>> result = stemlab.segment(stemlab.sample_haadf())  # doctest: +SKIP
+    >>> result.save("labels.tif")  # doctest: +SKIP
+
+    References
+    ----------
+    Wang, Freysoldt, Zhang, Liebscher & Neugebauer, Microsc. Microanal. 27 (2021) 1454.
     """
-    ds = data if isinstance(data, Dataset) else _array_dataset(data)
+    if not isinstance(data, Dataset) and np.ndim(data) not in (2, 3):
+        raise ParameterError(f"Symmetry segmentation needs a 2D image or 3D video, got shape {np.shape(data)}.")
+    ds = as_dataset(data if isinstance(data, Dataset) else np.asarray(data), kind="video")
     ay, ax = image_axes(ds)
     video = ds.ndim == 3
     n_frames = ds.shape[0] if video else 1
@@ -446,15 +501,6 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
                               {**params, "n_operations": len(ops), "operations": ops.counts, "n_segments": K,
                                "silhouette": model.scores, "fit_frames": frames if video else None})
 
-
-def _array_dataset(array) -> Dataset:
-    array = np.asarray(array)
-    if array.ndim == 2:
-        return Dataset(array, (Axis("y", array.shape[0]), Axis("x", array.shape[1])), kind="image")
-    if array.ndim == 3:
-        return Dataset(array, (Axis("t", array.shape[0], navigate=True), Axis("y", array.shape[1]),
-                               Axis("x", array.shape[2])), kind="video")
-    raise ParameterError(f"Symmetry segmentation needs a 2D image or 3D video, got shape {array.shape}.")
 
 
 def match_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
