@@ -24,7 +24,8 @@ def test_outputs_keep_the_calibration(small_video, quick_fit):
     T, H, W = small_video.shape
     assert res.denoised.shape == (T, H, W) and res.interface.shape == (T, H, W)
     assert res.order_parameter.shape == (T, H // 2, W // 2)
-    ds = res.to_datasets()
+    ds = res.datasets()
+    assert set(ds) == {"denoised", "order_parameter", "interface"} and set(res.to_datasets()) == set(ds)
     assert ds["denoised"].axes == small_video.axes
     coarse = ds["order_parameter"].axes
     assert coarse[1].scale == pytest.approx(2 * small_video.axes[1].scale) and coarse[1].units == "nm"
@@ -53,6 +54,47 @@ def test_save_writes_the_documented_keys(quick_fit, tmp_path):
         assert {"order_parameter", "denoised", "interface", "parameters", "history_loss"} <= set(f.files)
         params = json.loads(str(f["parameters"]))
     assert params["values"]["M*W"]["units"] == "1/s" and "quality" in params
+
+
+def test_crop_and_frames_move_the_offsets_and_save_keeps_them(small_video, tmp_path):
+    """Offsets of a crop follow from its corner (independent arithmetic), and the .npz keeps
+    every name, scale, offset and unit of both grids."""
+    t, yax, xax = small_video.axes
+    res = fit_phasefield(small_video, steps=0, frames=(1, 9), crop=(4, 44, 6, 46), device="cpu", align=False)
+    ds = res.datasets()
+    pix, coarse = ds["denoised"].axes, ds["order_parameter"].axes
+    assert [a.name for a in pix] == [a.name for a in small_video.axes]
+    assert [a.units for a in pix] == [a.units for a in small_video.axes] == [a.units for a in coarse]
+    assert pix[0].offset == pytest.approx(t.offset + 1 * t.scale) and pix[0].size == 8
+    assert pix[1].offset == pytest.approx(yax.offset + 4 * yax.scale) and pix[1].size == 40
+    assert pix[2].offset == pytest.approx(xax.offset + 6 * xax.scale)
+    assert coarse[2].offset == pytest.approx(xax.offset + 6.5 * xax.scale) and coarse[2].scale == pytest.approx(2 * xax.scale)
+    path = tmp_path / "crop.npz"
+    res.save(path)
+    with np.load(path) as f:
+        calibration = json.loads(str(f["calibration"]))
+    for key, axes in (("pixel", pix), ("order_parameter", coarse)):
+        assert [(a["name"], a["size"], a["units"], a["navigate"]) for a in calibration[key]] == \
+            [(a.name, a.size, a.units, a.navigate) for a in axes]
+        np.testing.assert_allclose([[a["scale"], a["offset"]] for a in calibration[key]],
+                                   [[a.scale, a.offset] for a in axes])
+    assert "steps)" in res.summary() and res.quality["message"] in res.summary()
+    for name in res.parameters["identifiable"]:
+        assert name in res.summary()
+
+
+def test_failed_save_leaves_the_old_file(quick_fit, tmp_path, monkeypatch):
+    path = tmp_path / "fit.npz"
+    path.write_bytes(b"old")
+
+    def broken(fh, **arrays):
+        fh.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez_compressed", broken)
+    with pytest.raises(OSError, match="disk full"):
+        quick_fit.save(path)
+    assert path.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["fit.npz"]
 
 
 def test_cancel_keeps_a_state_that_resumes(small_video):

@@ -64,7 +64,7 @@ def test_cahn_hilliard_tilt_is_a_gauge_of_the_order_parameter():
     """CH with a tilt dG equals the symmetric well W' = W (1 + 3 (dG/W)^2) for the affinely
     re-defined field w = 1/2 + (u - s)/b: dG is not identifiable (the intensity map absorbs
     any affine map of u), M kappa and M W' are."""
-    from stemlab.phasefield.fit import derived_parameters, symmetric_gauge
+    from stemlab.phasefield.model import derived_parameters, symmetric_gauge
     from stemlab.simulate.phasefield import cahn_hilliard
 
     rng = np.random.default_rng(0)
