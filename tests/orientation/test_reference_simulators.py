@@ -7,7 +7,8 @@
   diffsims' beam travels along -z (its Ewald sphere is centred at +z / lambda) and stemlab's along
   +z, so the rotation stemlab reports is diffsims' one turned by 180 degrees about y: that frame
   change is what the pixel convention above encodes, and what the test asserts.
-* orix: the matcher's own symmetry-aware disorientation against orix's ``Orientation.angle_with``.
+* orix: the matcher's own symmetry-aware disorientation against orix's ``Orientation.angle_with``
+  (:func:`stemlab.orientation.evaluate.disorientation_deg`, under the proper Laue group).
 """
 
 import numpy as np
@@ -16,21 +17,11 @@ import pytest
 from stemlab.crystal import resolve_phase
 from stemlab.crystal.reflections import diffraction_spots, reflections
 from stemlab.crystal.rotations import axis_angle_matrix, random_rotations, zone_axis_rotation
+from stemlab.orientation.evaluate import disorientation_deg
 
 CAL = 0.0165  # 1/angstrom per px
 SHAPE = (128, 128)
 Y180 = np.diag([-1.0, 1.0, -1.0])  # diffsims' sample frame -> stemlab's lab frame
-
-
-def laue_disorientation(R_found, R_true, phase):
-    """Angles (degrees) between crystal->lab rotations under the proper Laue group (orix), the
-    symmetry of kinematic patterns (-6m2 patterns look 6/mmm)."""
-    from orix.quaternion import Orientation
-
-    sym = phase.orix_phase().point_group.laue.proper_subgroup
-    a = Orientation.from_matrix(np.transpose(R_found, (0, 2, 1)), symmetry=sym)
-    b = Orientation.from_matrix(np.transpose(R_true, (0, 2, 1)), symmetry=sym)
-    return np.asarray(a.angle_with(b, degrees=True))
 
 
 def _diffsims(phase, R, g_max=1.45):
@@ -100,7 +91,7 @@ def test_index_orientations_on_diffsims_patterns(name, zones, tmp_path):
     # diffsims' relrod is linear, 1 - |s| / 0.03: the library's Gaussian of the same variance, 0.03 / sqrt(6)
     result = index_orientations(patterns, [name], calibration=CAL, s_width=0.012, cache=tmp_path)
     R_found = result.rotations.reshape(-1, 3, 3)
-    error = laue_disorientation(R_found, Y180 @ R_true, phase)
+    error = disorientation_deg(R_found, Y180 @ R_true, phase)
     assert np.all(error < 1.0), np.round(error, 2)
 
 
@@ -119,7 +110,7 @@ def test_matcher_disorientation_matches_orix(tmp_path):
         rot = torch.as_tensor(np.concatenate([A, B])[None])
         ph = torch.full((1, 80), p)
         ours = matcher.pair_disorientation(rot, ph).numpy()[0, :40, 40:].diagonal()
-        theirs = laue_disorientation(B, A, phase)
+        theirs = disorientation_deg(B, A, phase)
         assert np.abs(ours - theirs).max() < 0.02, phase.name
         assert theirs.max() > 30  # random pairs: the comparison covers large angles too
     # pairs of different phases are 180 degrees apart by definition
