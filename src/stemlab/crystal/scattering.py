@@ -1,64 +1,74 @@
-"""Electron atomic scattering factors (elastic, neutral atoms).
+"""Electron atomic scattering factors (elastic, neutral atoms) for every element from H to Cf.
 
-Parametrisation of Peng, Ren, Dudarev & Whelan, Acta Cryst. A52 (1996) 257-276, as
-tabulated in International Tables for Crystallography Vol. C (2006/2011), Table 4.3.2.2
-("elastic atomic scattering factors of electrons for neutral atoms, s up to 2.0 1/angstrom"):
+Parametrisation of Peng, Ren, Dudarev & Whelan, Acta Cryst. A52 (1996) 257-276, as tabulated in
+International Tables for Crystallography Vol. C (2006), Table 4.3.2.2 ("elastic atomic scattering
+factors of electrons for neutral atoms, s up to 2.0 1/angstrom"), complete for Z = 1..98. The
+coefficients come from gemmi (``gemmi.Element(symbol).c4322``, the same table), not from a copy:
 
     f_e(s) = sum_{i=1..5} a_i exp(-b_i s^2),   s = sin(theta) / lambda = |g| / 2
 
-with ``f_e`` in angstrom, ``s`` in 1/angstrom, ``b_i`` in angstrom^2. Only the elements
-stemlab's forward models use are listed; add rows (Z, a1..a5, b1..b5) from the same table
-to support more. The factors are the non-relativistic ones; multiply by the Lorentz factor
-gamma = 1 + eV/(m0 c^2) for the relativistic value (a constant, irrelevant for relative
-intensities).
+with ``f_e`` in angstrom, ``s`` in 1/angstrom, ``b_i`` in angstrom^2. The factors are the
+non-relativistic ones; multiply by the Lorentz factor gamma = 1 + eV/(m0 c^2) for the relativistic
+value (a constant, irrelevant for relative intensities). Ions are scattered as their neutral atom.
+
+Checked in ``tests/crystal/test_scattering.py`` against two independent references: the Mott-Bethe
+formula applied to the X-ray factors of International Tables C Table 6.1.1.4, and the Lobato & Van
+Dyck (2014) parametrisation as diffsims ships it.
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import numpy as np
 
 from ..errors import ParameterError
 
-# element: (Z, (a1..a5), (b1..b5)); International Tables C, Table 4.3.2.2 (Peng et al. 1996).
-_PENG_1996 = {
-    "O": (8, (0.0974, 0.2921, 0.6910, 0.6990, 0.2039), (0.2067, 1.3815, 4.6943, 12.7105, 32.4726)),
-    "Mg": (12, (0.2314, 0.6866, 0.9677, 2.1882, 1.1339), (0.3278, 2.2720, 10.9241, 39.2898, 101.9748)),
-    "Al": (13, (0.2390, 0.6573, 1.2011, 2.5586, 1.2312), (0.3138, 2.1063, 10.4163, 34.4552, 98.5344)),
-    "Si": (14, (0.2519, 0.6372, 1.3795, 2.5082, 1.0500), (0.3075, 2.0174, 9.6746, 29.3744, 80.4732)),
-    "Ti": (22, (0.3825, 1.2598, 2.0008, 3.0617, 2.0694), (0.3040, 2.4863, 9.2783, 39.0751, 109.4583)),
-    "Fe": (26, (0.3946, 1.2725, 1.7031, 2.3140, 1.4795), (0.2717, 2.0443, 7.6007, 29.9714, 86.2265)),
-    "Ni": (28, (0.3860, 1.1765, 1.5451, 2.0730, 1.3814), (0.2478, 1.7660, 6.3107, 25.2204, 74.3146)),
-    "Cu": (29, (0.4314, 1.3208, 1.5236, 1.4671, 0.8562), (0.2694, 1.9223, 7.3474, 28.9892, 90.6246)),
-    "Sr": (38, (0.6703, 1.4926, 3.3368, 4.4600, 3.1501), (0.3190, 2.2287, 10.3504, 52.3291, 151.2216)),
-    "Ag": (47, (0.6377, 1.3790, 2.8294, 2.3631, 1.4553), (0.2466, 1.6974, 5.7656, 20.0943, 76.7372)),
-    "Au": (79, (0.9674, 1.8916, 3.3993, 3.0524, 1.2607), (0.2358, 1.4712, 5.6758, 18.7119, 61.5286)),
-}
-
-ELEMENTS = tuple(_PENG_1996)
+MAX_Z = 98  # Table 4.3.2.2 ends at californium
 
 
-def _entry(element: str):
-    try:
-        return _PENG_1996[element]
-    except KeyError:
+@lru_cache(maxsize=None)
+def _entry(element: str) -> tuple[str, int, np.ndarray, np.ndarray]:
+    """(canonical symbol, Z, a (5,), b (5,)) of ``element`` ('Fe', 'FE', 'fe', 'Fe2+' -> Fe)."""
+    import gemmi
+
+    symbol = str(element).strip()
+    letters = symbol[:2] if symbol[1:2].isalpha() else symbol[:1]
+    el = gemmi.Element(letters) if letters.isalpha() else None
+    if el is None or not 1 <= el.atomic_number <= MAX_Z:
         raise ParameterError(
-            f"No electron scattering factor for element {element!r}; known: {', '.join(ELEMENTS)}. "
-            "Add its row from International Tables C, Table 4.3.2.2 to stemlab/crystal/scattering.py."
-        ) from None
+            f"No electron scattering factor for element {element!r}: give a chemical symbol of an element "
+            f"from H to Cf (Z = 1..{MAX_Z}), e.g. 'Fe', 'C', 'W'.")
+    coefs = np.asarray(el.c4322.get_coefs(), dtype=float)
+    return el.name, int(el.atomic_number), coefs[:5], coefs[5:]
+
+
+def element_symbol(element: str) -> str:
+    """The canonical chemical symbol of ``element`` ('FE' -> 'Fe', 'Fe2+' -> 'Fe'); raises
+    :class:`~stemlab.errors.ParameterError` for anything that is not an element H..Cf."""
+    return _entry(element)[0]
 
 
 def atomic_number(element: str) -> int:
-    """Atomic number Z of ``element`` (one of :data:`ELEMENTS`)."""
-    return _entry(element)[0]
+    """Atomic number Z of ``element`` (a chemical symbol, H..Cf)."""
+    return _entry(element)[1]
 
 
 def electron_scattering_factor(element: str, g) -> np.ndarray:
     """Elastic electron scattering factor f_e in angstrom at reciprocal distance ``g`` (1/angstrom).
 
-    ``g`` = |g| = 1/d (no 2 pi); s = g/2. Valid for s <= 2 1/angstrom (g <= 4 1/angstrom).
+    Parameters
+    ----------
+    element : str
+        Chemical symbol, H..Cf (ions are treated as the neutral atom).
+    g : float or array
+        |g| = 1/d in 1/angstrom (no 2 pi); s = g / 2. The table is valid for g <= 4 1/angstrom.
+
+    Returns
+    -------
+    numpy.ndarray
+        f_e(g) in angstrom, the shape of ``g``.
     """
-    _, a, b = _entry(element)
+    _, _, a, b = _entry(element)
     s2 = (np.asarray(g, dtype=float) / 2.0) ** 2
-    a = np.asarray(a)
-    b = np.asarray(b)
     return np.sum(a * np.exp(-np.multiply.outer(s2, b)), axis=-1)

@@ -20,10 +20,12 @@ import numpy as np
 
 
 def disorientation_deg(R_found, R_true, phase) -> np.ndarray:
-    """Symmetry-aware angle (degrees) between crystal->lab rotations (n, 3, 3) of one phase."""
+    """Symmetry-aware angle (degrees) between crystal->lab rotations (n, 3, 3) of one phase, under the
+    proper rotations of its Laue group (orix): kinematic patterns obey Friedel's law, so a phase
+    without inversion (WC, -6m2) shows the symmetry of its Laue group (6/mmm), as the matcher assumes."""
     from orix.quaternion import Orientation
 
-    sym = phase.orix_phase().point_group
+    sym = phase.orix_phase().point_group.laue.proper_subgroup
     a = Orientation.from_matrix(np.transpose(np.asarray(R_found, float).reshape(-1, 3, 3), (0, 2, 1)), symmetry=sym)
     b = Orientation.from_matrix(np.transpose(np.asarray(R_true, float).reshape(-1, 3, 3), (0, 2, 1)), symmetry=sym)
     return np.asarray(a.angle_with(b, degrees=True))
