@@ -1,0 +1,12 @@
+"""Strain mapping from 4D-STEM: Bragg disks, elliptical distortion, lattice fits and strain maps.
+
+``strain(dataset, ...)`` (:mod:`stemlab.strain.pipeline`) returns a :class:`StrainResult`
+(``.datasets()``, ``.save(path)``, ``.summary()``). Modules: ``disks`` (probe templates and disk
+detection), ``ellipse`` (detector distortion), ``lattice`` (basis choice and per-pattern fits),
+``maps`` (reference lattice, strain and rotation), ``result``. torch is imported inside functions.
+"""
+
+from .pipeline import strain
+from .result import StrainResult
+
+__all__ = ["StrainResult", "strain"]
