@@ -51,12 +51,37 @@ def disk_centre_radius(probe: np.ndarray) -> tuple[float, float, float]:
     return float((x * norm).sum() / total), float((y * norm).sum() / total), float(np.sqrt(total / np.pi))
 
 
+def edge_radius(pattern: np.ndarray, cx: float, cy: float) -> float:
+    """Radius (pixels) of the disk centred at (cx, cy): where the azimuthal mean falls most steeply.
+
+    A diffuse halo around the direct beam (thermal diffuse and inelastic scattering, a blurred mean
+    pattern) does not move the steepest edge, unlike a threshold at half maximum.
+    """
+    from scipy import ndimage
+
+    p = np.asarray(pattern, dtype=np.float64)
+    y, x = np.mgrid[0:p.shape[0], 0:p.shape[1]]
+    r = np.hypot(y - cy, x - cx)
+    bins = np.floor(r * 2).astype(int)  # half-pixel shells
+    limit = int(min(p.shape) // 2)  # in half pixels: a quarter of the pattern
+    count = np.bincount(bins.ravel(), minlength=limit + 1)[:limit]
+    total = np.bincount(bins.ravel(), p.ravel(), minlength=limit + 1)[:limit]
+    profile = ndimage.gaussian_filter1d(total / np.maximum(count, 1), 1.0)
+    slope = np.gradient(profile)
+    j = int(np.argmin(slope[1:])) + 1
+    if 1 <= j < len(slope) - 1:
+        m, c, q = slope[j - 1], slope[j], slope[j + 1]
+        denom = m - 2 * c + q
+        j = j + (0.5 * (m - q) / denom if denom > 0 else 0.0)
+    return float(max(j, 1.0) / 2 + 0.25)
+
+
 def probe_from_pattern(pattern: np.ndarray, radius: Optional[float] = None) -> tuple[np.ndarray, float]:
     """The direct beam cut from ``pattern`` (the mean pattern of a scan or a vacuum pattern).
 
-    The brightest disk is found, its radius measured (unless ``radius`` is given) and everything
-    farther than ``radius + 3`` pixels from its centre set to the background. Returns the probe
-    (same shape as ``pattern``) and the radius in pixels.
+    The brightest disk is found, its radius measured at its steepest edge (unless ``radius`` is
+    given) and everything farther than ``radius + 2`` pixels from its centre set to the background.
+    Returns the probe (same shape as ``pattern``) and the radius in pixels.
     """
     from scipy import ndimage
 
@@ -64,15 +89,15 @@ def probe_from_pattern(pattern: np.ndarray, radius: Optional[float] = None) -> t
     smooth = ndimage.gaussian_filter(p, 2.0)
     cy, cx = np.unravel_index(int(np.argmax(smooth)), p.shape)
     bg = np.percentile(p, 10)
-    label, _ = ndimage.label(smooth - bg > 0.5 * (smooth[cy, cx] - bg))
-    blob = label == label[cy, cx]
-    cyf, cxf = ndimage.center_of_mass(blob)
+    label, _ = ndimage.label(smooth - bg > 0.7 * (smooth[cy, cx] - bg))
+    cyf, cxf = ndimage.center_of_mass(label == label[cy, cx])
     if radius is None:
-        radius = float(np.sqrt(blob.sum() / np.pi))
+        radius = edge_radius(p, cxf, cyf)
     y, x = np.mgrid[0:p.shape[0], 0:p.shape[1]]
     r = np.hypot(y - cyf, x - cxf)
     window = 0.5 * (1 - np.tanh((r - (radius + 2.0)) / 1.0))
-    return (bg + (p - bg) * window).astype(np.float32), float(radius)
+    edge_bg = np.median(p[(r > radius + 3) & (r < radius + 5)]) if np.any((r > radius + 3) & (r < radius + 5)) else bg
+    return (edge_bg + (p - edge_bg) * window).astype(np.float32), float(radius)
 
 
 def template_spectrum(probe: np.ndarray, shape) -> np.ndarray:

@@ -80,30 +80,38 @@ def reduce_basis(g1, g2):
     return g1, g2
 
 
-def automatic_basis(peaks: np.ndarray, radius: float) -> np.ndarray:
+def automatic_basis(peaks: np.ndarray, radius: float, n_candidates: int = 12, tol: float = 0.15) -> np.ndarray:
     """A reduced basis (2 x 2, columns g1, g2) from Bragg-vector-map peaks (x, y, weight).
 
-    The two shortest non-collinear vectors among the peaks farther than ``radius`` from the origin
-    are reduced, then refined by least squares over every peak they index.
+    Every non-collinear pair of the ``n_candidates`` strongest peaks farther than ``radius`` from the
+    origin is reduced and scored by the weight of the peaks it indexes (fractional indices within
+    ``tol``); of the pairs indexing at least 95 % of the best score, the coarsest lattice (largest
+    cell) wins, so spurious maxima (side lobes of the correlation, noise) cannot make a finer
+    lattice. The winner is refined by least squares over every peak it indexes.
     """
-    v = peaks[:, :2]
+    v, w = peaks[:, :2], peaks[:, 2]
     length = np.hypot(v[:, 0], v[:, 1])
     far = length > max(radius, 1.0)
     if far.sum() < 2:
         raise ParameterError("Fewer than two Bragg reflections were found besides the direct beam: lower the "
                              "minimum intensity, check the disk radius, or give the basis.")
-    cand = v[far][np.argsort(length[far])]
-    g1 = cand[0]
-    g2 = None
-    for c in cand[1:]:
-        sin = abs(g1[0] * c[1] - g1[1] * c[0]) / (np.hypot(*g1) * np.hypot(*c))
-        if sin > np.sin(np.radians(20)):
-            g2 = c
-            break
-    if g2 is None:
+    cand = v[far][:n_candidates]
+    best = []
+    for i in range(len(cand)):
+        for j in range(i + 1, len(cand)):
+            g1, g2 = cand[i], cand[j]
+            cross = abs(g1[0] * g2[1] - g1[1] * g2[0])
+            if cross < np.sin(np.radians(20)) * np.hypot(*g1) * np.hypot(*g2):
+                continue
+            g1, g2 = reduce_basis(g1, g2)
+            frac = v @ np.linalg.inv(np.stack([g1, g2], axis=1)).T
+            score = w[np.all(np.abs(frac - np.round(frac)) < tol, axis=1)].sum()
+            best.append((score, cross, g1, g2))
+    if not best:
         raise ParameterError("All Bragg reflections found lie on one line (a systematic row): a 2D lattice "
                              "fit needs a zone axis; give the basis or choose another region.")
-    g1, g2 = reduce_basis(g1, g2)
+    top = max(b[0] for b in best)
+    _, _, g1, g2 = max((b for b in best if b[0] >= 0.95 * top), key=lambda b: b[1])
     return refine_basis(np.stack([g1, g2], axis=1), peaks)
 
 
@@ -119,6 +127,27 @@ def refine_basis(basis: np.ndarray, peaks: np.ndarray, tol: float = 0.2) -> np.n
     sw = np.sqrt(w[ok])[:, None]
     x, *_ = np.linalg.lstsq(a * sw, v[ok] * sw, rcond=None)
     return x[1:].T
+
+
+def parse_indices(pairs) -> tuple:
+    """Two reflections written as text, ``['1,0', '0,1']`` -> ``((1, 0), (0, 1))``.
+
+    Raises :class:`ParameterError` whose message says what to write; the CLI and the widget put the
+    name of their option or box in front of it.
+    """
+    out = []
+    for text in pairs:
+        try:
+            h, k = (int(v) for v in str(text).split(","))
+        except ValueError:
+            raise ParameterError("write two reflections H1,K1 H2,K2 as integers, e.g. 1,0 0,1.") from None
+        out.append((h, k))
+    if len(out) != 2:
+        raise ParameterError("write two reflections H1,K1 H2,K2 as integers, e.g. 1,0 0,1.")
+    (h1, k1), (h2, k2) = out
+    if h1 * k2 - h2 * k1 == 0:
+        raise ParameterError("the two reflections are parallel; choose two that span the lattice, e.g. 1,0 0,1.")
+    return tuple(out)
 
 
 def basis_from_indices(auto: np.ndarray, indices) -> np.ndarray:
