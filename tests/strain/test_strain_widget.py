@@ -36,8 +36,7 @@ def test_click_run_adds_calibrated_strain_layers(opened, scan, qtbot):
     widget.device.value = "cpu"
     qtbot.mouseClick(widget.draw_reference.native, Qt.LeftButton)
     ref = viewer.layers["strain reference"]
-    step = ds.axes[0].scale
-    ref.add_rectangles(np.array([[-0.4, -0.4], [1.4, 9.4]]) * step)  # scan rows 0-1, all columns
+    ref.add_rectangles(np.array([[-0.4, -0.4], [1.4, 9.4]]))  # data coordinates = scan indices: rows 0-1
     qtbot.mouseClick(widget.run_button.native, Qt.LeftButton)
     assert widget.tasks.wait(300000)
     assert widget.result is not None
@@ -61,9 +60,9 @@ def test_show_disks_then_pick_two_as_basis(opened, scan, qtbot):
     qtbot.mouseClick(widget.show_disks.native, Qt.LeftButton)
     points = viewer.layers["Bragg disks"]
     assert len(points.data) >= 15
-    # pick the two disks nearest to the true g1 and g2 from the direct beam (pixels -> detector units)
-    sig = ds.sig_axes
-    rc = (np.asarray(points.data) - [sig[0].offset, sig[1].offset]) / [sig[0].scale, sig[1].scale]
+    # pick the two disks nearest to the true g1 and g2 from the direct beam (layer data: detector pixels)
+    np.testing.assert_allclose(points.scale, ds.scale[2:])
+    rc = np.asarray(points.data)
     beam = np.asarray(points.metadata["direct_beam"])
     g = truth["basis"]  # columns (x, y)
     picks = [int(np.argmin(np.hypot(*(rc - beam - g[::-1, i]).T))) for i in range(2)]

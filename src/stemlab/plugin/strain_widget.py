@@ -135,9 +135,8 @@ class StrainWidget(Container):
             raise ParameterError(f"Basis from selected disks: select exactly two disks on '{DISKS}' "
                                  "(Show disks first, then shift-click two reflections).")
         layer = self.viewer.layers[DISKS]
-        picked = np.asarray(layer.data)[sorted(layer.selected_data)]
-        origin = np.asarray(layer.metadata["direct_beam"])  # (row, col) pixels
-        rows_cols = (picked - np.asarray(layer.translate)) / np.asarray(layer.scale) - origin
+        picked = np.asarray(layer.data)[sorted(layer.selected_data)]  # (row, col) detector pixels
+        rows_cols = picked - np.asarray(layer.metadata["direct_beam"])
         return rows_cols[:, ::-1].T  # columns g1, g2 as (x, y)
 
     # -- disks on the current pattern -----------------------------------------------------------
@@ -169,11 +168,11 @@ class StrainWidget(Container):
         found = found[np.isfinite(found[:, 0])]
         beam = dk.disk_centre_radius(dk.probe_from_pattern(mean, radius)[0])
         sig = ds.sig_axes
-        coords = found[:, [1, 0]] * [sig[0].scale, sig[1].scale] + [sig[0].offset, sig[1].offset]
         if DISKS in self.viewer.layers:
             self.viewer.layers.remove(DISKS)
-        self.viewer.add_points(coords, name=DISKS, size=2 * radius * sig[0].scale, face_color="transparent",
+        self.viewer.add_points(found[:, [1, 0]], name=DISKS, size=2 * radius, face_color="transparent",
                                border_color="red", border_width=0.1, ndim=2,
+                               scale=[sig[0].scale, sig[1].scale], translate=[sig[0].offset, sig[1].offset],
                                metadata={"direct_beam": [beam[1], beam[0]]})
         self.status.value = f"{len(found)} disks at scan position {index}, radius {radius:.1f} px"
         return found
