@@ -49,7 +49,7 @@ def test_cli_subprocess_writes_the_maps_and_calibration(scan_file, tmp_path):
     (["--reference", "0:40,0:4"], "--reference 0:40,0:4: the scan is 12 x 12"),
     (["--reference", "top"], "write Y0:Y1,X0:X1"),
     (["--basis", "1,0", "2,0"], "--basis 1,0 2,0: the two reflections are parallel"),
-    (["--basis", "a,b", "0,1"], "write two reflections H1,K1 H2,K2"),
+    (["--basis", "a,b", "0,1"], "--basis a,b 0,1: write two reflections H1,K1 H2,K2"),
     (["--probe", "missing.npy"], "--probe missing.npy: no such file"),
     (["--probe", "probe.png"], "--probe probe.png: give 'auto'"),
     (["--disk-radius", "-3"], "--disk-radius -3.0: give a positive radius"),
