@@ -260,3 +260,18 @@ def test_real_merlin_frames_without_a_lattice_fail_clearly():
     assert radius > 5 and mean[core].min() > 0.8 * mean.max()  # the whole core of the disk is saturated
     with pytest.raises(StemlabError):
         strain(ds, device="cpu")
+
+
+def test_flat_api_name_is_the_function(small):
+    import subprocess
+    import sys
+
+    code = ("import stemlab, sys; print(callable(stemlab.strain), stemlab.strain.strain.__module__, "
+            "'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "stemlab.strain.pipeline", "False"]
+    import stemlab
+
+    ds, _ = small
+    result = stemlab.strain(ds.subset(scan_y=slice(0, 4), scan_x=slice(0, 4)), device="cpu")
+    assert isinstance(result, StrainResult)
