@@ -155,8 +155,8 @@ class StrainWidget(Container):
             index = tuple(int(np.clip(round((w - t) / s), 0, n - 1)) for w, t, s, n in
                           zip(world, layer.translate[:2], layer.scale[:2], ds.nav_shape))
             pattern = np.asarray(ds.data[index], dtype=np.float32)
-            mean = pipeline.mean_pattern(ds.subset(scan_y=slice(0, None, max(1, ds.nav_shape[0] // 8)),
-                                                   scan_x=slice(0, None, max(1, ds.nav_shape[1] // 8))))
+            sample = ds.data[::max(1, ds.nav_shape[0] // 8), ::max(1, ds.nav_shape[1] // 8)]  # <= ~100 patterns
+            mean = np.asarray(sample, dtype=np.float64).mean(axis=(0, 1))
             probe, radius = pipeline.make_probe(ds, kwargs["probe"], mean, kwargs["disk_radius"], kwargs["vacuum"])
             detector = dk.DiskDetector(dk.template_spectrum(probe, ds.sig_shape), ds.sig_shape,
                                        correlation_power=kwargs["correlation_power"], min_spacing=max(3.0, radius),
