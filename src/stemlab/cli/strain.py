@@ -50,9 +50,9 @@ def parse_reference(text):
         y0, y1 = (int(v) for v in ys.split(":"))
         x0, x1 = (int(v) for v in xs.split(":"))
     except ValueError:
-        raise ParameterError(f"--reference {text!r}: write Y0:Y1,X0:X1 in scan pixels, e.g. 0:16,0:64.") from None
+        raise ParameterError(f"--reference {text}: write Y0:Y1,X0:X1 in scan pixels, e.g. 0:16,0:64.") from None
     if y1 <= y0 or x1 <= x0:
-        raise ParameterError(f"--reference {text!r}: Y1 must exceed Y0 and X1 exceed X0.")
+        raise ParameterError(f"--reference {text}: Y1 must exceed Y0 and X1 exceed X0.")
     return (y0, y1, x0, x1)
 
 
