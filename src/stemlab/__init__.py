@@ -12,6 +12,7 @@ shows the real signature and docstring.
 ``segment``                symmetry-descriptor segmentation of images and videos
 ``classify``               Bayesian-CNN crystal structure + zone axis per window
 ``fit_phasefield``         physics-informed phase-field fit of a HAADF video
+``strain``                 strain and rotation maps from the Bragg disks of 4D-STEM
 ``read_cif``, ``Phase``    crystal phases (:mod:`stemlab.crystal`)
 ``sample_4dstem``, ...     deterministic sample datasets with ground truth
 ``Dataset``, ``Axis``      the one data type, with calibrated axes
@@ -37,6 +38,7 @@ _LAZY = {
     "segment": "stemlab.symmetry.segment",
     "classify": "stemlab.classifier.inference",
     "fit_phasefield": "stemlab.phasefield",
+    "strain": "stemlab.strain",
     "read_cif": "stemlab.crystal.phase",
     "Phase": "stemlab.crystal.phase",
     "sample_4dstem": "stemlab.samples",
@@ -54,7 +56,9 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'stemlab' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(module), name)
+    value = import_module(module)
+    if module != f"stemlab.{name}":  # the strain package shares its function's name and is callable
+        value = getattr(value, name)
     globals()[name] = value
     return value
 

@@ -13,7 +13,7 @@ import sys
 from ..errors import StemlabError
 
 # Command modules of this package, in the order of ``stemlab --help``: each has ``register(subparsers)``.
-COMMANDS: tuple[str, ...] = ("info", "demo", "virtual", "orient", "segment", "classify", "phasefield")
+COMMANDS: tuple[str, ...] = ("info", "demo", "virtual", "orient", "segment", "classify", "phasefield", "strain")
 
 
 def build_parser() -> argparse.ArgumentParser:
