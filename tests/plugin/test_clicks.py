@@ -69,6 +69,9 @@ def test_explorer_every_button_on_the_sample(gui):
     for name in ("BF image", "ADF image", "iDPC phase"):
         assert name in explorer.scan_view.model.layers
     assert bar_done(explorer)
+    gui.click(button(explorer, "Compute all"), wait=False)
+    gui.click(button(explorer.tasks, "Cancel"))
+    assert any("cancelled" in m for m in gui.messages("info")) and not bar_done(explorer)
     gui.click(button(explorer, "Find centre"))
     assert any("Direct beam at row" in m for m in gui.messages())
     explorer.calibration_form.scan_step.value = "3 nm"
@@ -121,6 +124,12 @@ def test_orientation_on_a_real_blockfile(gui, tmp_path, monkeypatch):
     monkeypatch.setenv("STEMLAB_CACHE", str(tmp_path))
     layer = gui.open_file("4dstem/astar_sped_3x2.blo")
     widget = gui.open_widget("Orientation mapping")
+    from stemlab.crystal.phase import shipped_cifs
+
+    cif = shipped_cifs()["Cu"]
+    monkeypatch.setattr("qtpy.QtWidgets.QFileDialog.getOpenFileName", lambda *a, **k: (str(cif), "CIF (*.cif)"))
+    gui.click(button(widget, "Add CIF..."))
+    assert widget.phase_list.item(widget.phase_list.count() - 1).text() == cif.stem
     set_phases(widget, ["Al"])
     widget.set(resolution=3.0)
     gui.click(button(widget, "Preview current pattern"))
