@@ -136,13 +136,16 @@ def orientation_shot():
     from stemlab.plugin.layers import image_layer_data
     from stemlab.samples import sample_4dstem
 
-    viewer = viewer_with("orientation mapping", (1800, 1100))
+    viewer = viewer_with("orientation mapping", (1900, 1150))
     corner = sample_4dstem().subset(scan_y=slice(0, 16), scan_x=slice(0, 16))
     data, kwargs, _ = image_layer_data(corner, name="sample scan (16 x 16 corner)")
     viewer.add_image(data, **kwargs)
     explorer = dock(viewer, "4D-STEM explorer")
     wait(explorer)
-    widget = dock(viewer, "Orientation mapping")
+    dock_widget, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Orientation mapping")
+    # beside the layer list, so the explorer's scan view keeps the right-hand column's height
+    viewer.window._qt_window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock_widget)
+    settle()
     widget.set_phases(["Al", "alpha-Fe"])
     click(widget, "Run")
     explorer.set_probe((4, 10))

@@ -263,7 +263,7 @@ class OrientationWidget(AnalysisWidget):
         guarded("Preview", lambda: self.preview(idx))()
 
 
-def ipf_key_pixmap(point_groups, height: int = 150) -> QPixmap:
+def ipf_key_pixmap(point_groups, height: int = 200) -> QPixmap:
     """The TSL IPF colour keys (orix) of ``point_groups`` side by side (one per distinct group)."""
     import io
 
@@ -273,11 +273,11 @@ def ipf_key_pixmap(point_groups, height: int = 150) -> QPixmap:
 
     groups = list({pg.name: pg for pg in point_groups}.values())
     figure = Figure(figsize=(2.2 * len(groups), 1.9), dpi=height / 1.9)
-    figure.text(0.01, 0.97, "IPF z key", fontsize=8, va="top")
+    figure.text(0.01, 0.97, "IPF z colour key", fontsize=9, va="top")
     for i, pg in enumerate(groups):
         key = IPFColorKeyTSL(pg).plot(return_figure=True)
         buffer = io.BytesIO()
-        key.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+        key.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
         buffer.seek(0)
         import matplotlib.image as mpimg
 

@@ -32,10 +32,11 @@ def segmentation_parameters(
     mirrors: bool = True,
     n_translations: Annotated[int, {"min": 1, "max": 1000, "label": "number of translations"}] = 100,
     n_mirrors: Annotated[int, {"min": 1, "max": 720, "label": "number of mirror angles"}] = 180,
-    stride: Annotated[int, {"min": 0, "max": 64, "label": "stride (px)",
-                            "tooltip": "Descriptor grid step (auto: a quarter lattice spacing)"}] = 0,
-    segments: Annotated[int, {"min": 0, "max": 20, "tooltip": "Number of segments (auto: chosen "
-                                                               "by silhouette)"}] = 0,
+    # whole numbers in float boxes: only Qt's own spin boxes show 'auto' at their minimum
+    stride: Annotated[float, {"min": 0, "max": 64, "step": 1, "label": "stride (px)",
+                              "tooltip": "Descriptor grid step (auto: a quarter lattice spacing)"}] = 0,
+    segments: Annotated[float, {"min": 0, "max": 20, "step": 1, "tooltip": "Number of segments (auto: chosen "
+                                                                           "by silhouette)"}] = 0,
     fit_frames: Annotated[str, {"label": "fit on frames",
                                 "tooltip": "video frames the model is fitted on, e.g. '0' or '0, 10, 20'"}] = "0",
     device: Annotated[Literal["auto", "cpu", "cuda"], {"tooltip": DEVICE_TOOLTIP}] = "auto",
@@ -49,8 +50,8 @@ def segmentation_parameters(
     if not families:
         raise ParameterError("tick at least one of 'translations', 'rotations', 'mirrors'.")
     kwargs = {"layer": image, "families": families, "n_translations": n_translations, "n_mirrors": n_mirrors,
-              "device": device, "segments": segments or "auto"}
-    for name, value in (("patch", patch), ("window", window), ("stride", stride)):
+              "device": device, "segments": int(segments) or "auto"}
+    for name, value in (("patch", patch), ("window", window), ("stride", int(stride))):
         if value > 0:
             kwargs[name] = value
     if image.data.ndim == 3 and fit_frames.strip():
@@ -76,6 +77,8 @@ class SegmentWidget(AnalysisWidget):
         self.canvas, self.figure = _figure()
         extra = [self.info, self.legend] + ([self.canvas] if self.canvas is not None else [])
         self.finish_layout(*extra, stretch=self.canvas)
+        for name in ("stride", "segments"):
+            self.form[name].native.setDecimals(0)
         self.form.image.changed.connect(self._show_units)
         self._show_units()
 

@@ -125,9 +125,9 @@ class TaskPanel(QWidget):
         def report(done, total, message=""):
             relay.changed.emit(int(done), int(total), str(message))
 
-        # _ignore_errors: the error reaches _fail as a clear notification, not a traceback
-        worker = create_worker(func, **kwargs, progress=report, cancel=token,
-                               _progress={"desc": description}, _ignore_errors=True)
+        # _ignore_errors: the error reaches _fail as a clear notification, not a traceback; no napari
+        # activity bar (it would count iterations of a plain function: '0it'), the panel's bar shows progress
+        worker = create_worker(func, **kwargs, progress=report, cancel=token, _ignore_errors=True)
         worker.returned.connect(lambda result: self._finish(worker, on_done, result))
         worker.errored.connect(lambda error: self._fail(worker, error))
         self.worker = worker
