@@ -32,7 +32,7 @@ def settle(ms: int = 400):
         QCoreApplication.processEvents()
 
 
-def wait(widget, timeout_ms: int = 600000):
+def wait(widget, timeout_ms: int = 1800000):
     """Process events until the widget's worker (and every docked explorer's) has ended."""
     from stemlab.plugin.tasks import TaskPanel
 
@@ -93,7 +93,7 @@ def explorer_shots():
     viewer.close()
 
 
-def phasefield_shots(steps=400):
+def phasefield_shots(steps=200):
     viewer = viewer_with("phase-field fit")
     video = viewer.open_sample(PLUGIN, "video")[0]
     widget = dock(viewer, "Phase-field fit")

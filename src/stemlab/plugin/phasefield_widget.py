@@ -36,8 +36,9 @@ def phasefield_parameters(
     video,
     model: Annotated[str, {"choices": [(label, key) for label, key in MODELS.items()]}] = "allen-cahn",
     frame_start: Annotated[int, {"min": 0, "max": 100000, "label": "first frame"}] = 0,
-    frame_stop: Annotated[int, {"min": 0, "max": 100000, "label": "stop frame",
-                                "tooltip": "One past the last frame fitted (0: to the end)"}] = 0,
+    # a whole number in a float box: only Qt's own spin boxes show 'end' at their minimum
+    frame_stop: Annotated[float, {"min": 0, "max": 100000, "step": 1, "label": "stop frame",
+                                  "tooltip": "One past the last frame fitted (end: to the end)"}] = 0,
     crop: Annotated[str, {"label": "crop (px)", "tooltip": "y0,y1,x0,x1 in pixels (empty: whole frame)"}] = "",
     downsample: Annotated[int, {"min": 1, "max": 16, "tooltip": "Spatial coarse-graining of the order "
                                                                 "parameter"}] = 2,
@@ -52,7 +53,7 @@ def phasefield_parameters(
         raise ParameterError("open a video (time, y, x) as an image layer first (File > Open Sample > STEM lab "
                              "> HAADF video).")
     n = video.data.shape[0]
-    stop = frame_stop or n
+    stop = int(frame_stop) or n
     if not 0 <= frame_start < stop <= n:
         raise ParameterError(f"frames {frame_start} to {stop}: the video has frames 0 to {n}; give a first frame "
                              f"below the stop frame.")
@@ -81,6 +82,7 @@ class PhaseFieldWidget(AnalysisWidget):
         self.resume_button = connect(QPushButton("Resume"), "Resume", self.resume)
         self.resume_button.setEnabled(False)
         self.tasks.locks.append(self.resume_button)
+        self.form.frame_stop.native.setDecimals(0)
         buttons = QWidget()
         row = QHBoxLayout(buttons)
         row.setContentsMargins(0, 0, 0, 0)
