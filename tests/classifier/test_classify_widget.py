@@ -16,8 +16,8 @@ def test_widget_adds_calibrated_layers(make_napari_viewer, bicrystal_ds):
     viewer.add_image(data, **kwargs)
     widget = ClassifyWidget(viewer)
     viewer.window.add_dock_widget(widget)
-    assert widget.layer_combo.currentText() == "bicrystal"
-    widget.passes.setValue(5)
+    assert widget.form.image.value.name == "bicrystal"
+    widget.set(passes=5)
     widget.run()
     assert widget.tasks.wait(120000)
     names = [layer.name for layer in viewer.layers]
@@ -33,7 +33,7 @@ def test_widget_adds_calibrated_layers(make_napari_viewer, bicrystal_ds):
     assert text.startswith(f"{labels.data.shape[0]} x {labels.data.shape[1]} windows") and share in text
     assert "fcc [110]" in text and "bcc [100]" in text  # the bicrystal's two grains
     # result layers are not offered as inputs
-    assert [widget.layer_combo.itemText(i) for i in range(widget.layer_combo.count())] == ["bicrystal"]
+    assert [layer.name for layer in widget.form.image.choices] == ["bicrystal"]
 
 
 def test_widget_reports_missing_calibration(make_napari_viewer, monkeypatch):

@@ -18,12 +18,12 @@ def test_widget_preview_run_and_click(make_napari_viewer, tmp_path, monkeypatch)
     viewer.add_image(data, **kwargs)
     widget = OrientationWidget(viewer)
     widget.set_phases(["Al", "alpha-Fe"])
-    widget.resolution.setValue(2.0)
+    widget.set(resolution=2.0)
     cands = widget.preview()
     assert cands and cands[0]["score"] > 0.1  # full-detector refined score: ~0.2-0.3 for a good match
     assert SPOTS_LAYER in viewer.layers and len(viewer.layers[SPOTS_LAYER].data) > 2
-    widget.relrod.setValue(0.0)  # shown as 'auto': the run measures the width (the scan's is 0.012 1/A)
-    assert widget.relrod.text() == "auto" and widget.options()["s_width"] == "auto"
+    widget.set(relrod=0.0)  # shown as 'auto': the run measures the width (the scan's is 0.012 1/A)
+    assert widget.form.relrod.native.text() == "auto" and widget.parameters()["s_width"] == "auto"
     widget.run()
     assert widget.tasks.wait(120000)
     res = widget.result

@@ -17,13 +17,13 @@ def widget_with_video(make_napari_viewer, small_video):
     data, kwargs, _ = image_layer_data(small_video)
     viewer.add_image(data, **kwargs)
     widget = PhaseFieldWidget(viewer)
-    widget.steps.setValue(30)
+    widget.set(steps=30)
     return viewer, widget
 
 
 def test_run_adds_calibrated_layers_and_parameter_table(widget_with_video, small_video):
     viewer, widget = widget_with_video
-    assert widget.layer_combo.count() == 1 and widget.frame_stop.value() == small_video.shape[0]
+    assert len(widget.form.video.choices) == 1 and widget.parameters()["frames"] == (0, small_video.shape[0])
     updates = []
     widget._relay.update.connect(lambda info: updates.append(info["step"]))
     widget.run()
@@ -45,7 +45,7 @@ def test_run_adds_calibrated_layers_and_parameter_table(widget_with_video, small
 
 def test_pause_then_resume_finishes_the_budget(widget_with_video):
     viewer, widget = widget_with_video
-    widget.steps.setValue(60)
+    widget.set(steps=60)
     widget._relay.update.connect(lambda info: widget.pause() if info["step"] == 20 else None)
     widget.run()
     assert widget.tasks.wait(120000)

@@ -145,8 +145,8 @@ def test_calibration_flows_to_derived_layers(explorer):
     viewer, widget = explorer
     widget.compute_all()
     assert widget.tasks.wait(60000)
-    widget.scan_step_edit.setText("0.5 nm")
-    widget.recip_edit.setText("0.02 1/nm")
+    widget.calibration_form.scan_step.value = ("0.5 nm")
+    widget.calibration_form.reciprocal_pixel.value = ("0.02 1/nm")
     widget.apply_calibration()
     np.testing.assert_allclose(viewer.layers["mean pattern"].scale, [0.02, 0.02])
     assert [str(u) for u in viewer.layers["mean pattern"].units] == ["1 / nanometer"] * 2
@@ -156,10 +156,17 @@ def test_calibration_flows_to_derived_layers(explorer):
     np.testing.assert_allclose(widget.scan_view.model.layers["BF image"].scale, [0.5, 0.5])
 
 
-def test_bad_calibration_is_a_notification_not_a_crash(explorer):
+def test_bad_calibration_is_a_notification_not_a_crash(explorer, qtbot, monkeypatch):
+    from qtpy.QtCore import Qt
+    from qtpy.QtWidgets import QPushButton
+
     viewer, widget = explorer
-    widget.recip_edit.setText("2 nm")  # a length is not a reciprocal calibration
-    widget.apply_calibration()
+    errors = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", errors.append)
+    widget.calibration_form.reciprocal_pixel.value = ("2 nm")  # a length is not a reciprocal calibration
+    apply = [b for b in widget.findChildren(QPushButton) if b.text() == "Apply calibration"][0]
+    qtbot.mouseClick(apply, Qt.MouseButton.LeftButton)
+    assert errors and "Apply calibration" in errors[0]
     np.testing.assert_allclose(viewer.layers["disk scan"].scale, [2.0, 2.0, 0.01, 0.01])
 
 
@@ -179,10 +186,10 @@ def test_uncalibrated_merlin_file_calibrated_in_the_explorer(shared_data, make_n
     assert [str(u) for u in layer.units] == ["pixel"] * 4
     widget = ExplorerWidget(viewer)
     assert widget.tasks.wait(60000)
-    widget.scan_step_edit.setText("5 nm")
-    widget.camera_edit.setText("0.1 m")
-    widget.pixel_edit.setText("55 um")
-    widget.voltage_edit.setText("300 kV")
+    widget.calibration_form.scan_step.value = ("5 nm")
+    widget.calibration_form.camera_length.value = ("0.1 m")
+    widget.calibration_form.detector_pixel.value = ("55 um")
+    widget.calibration_form.voltage.value = ("300 kV")
     widget.apply_calibration()
     # k per pixel = p / (lambda L) = 55e-6 / (0.019687e-10 * 0.1) m^-1 = 0.02794 1/angstrom
     np.testing.assert_allclose(layer.scale, [5, 5, 0.02794, 0.02794], rtol=1e-3)

@@ -18,9 +18,9 @@ def test_widget_segments_image_layer(make_napari_viewer):
     data, kwargs, _ = image_layer_data(ds)
     viewer.add_image(data, **kwargs)
     widget = SegmentWidget(viewer)
-    assert widget.layer_box.currentText() == ds.name
-    assert widget.unit_label.text() == "nanometer" or widget.unit_label.text() == "nm"
-    widget.device.setCurrentText("cpu")
+    assert widget.form.image.value.name == ds.name
+    assert widget.form.patch.label == "patch size (nanometer)"
+    widget.set(device="cpu")
     widget.run_button.click()
     assert widget.tasks.wait(300000)
     labels = [layer for layer in viewer.layers if layer.__class__.__name__ == "Labels"]

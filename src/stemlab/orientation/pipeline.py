@@ -10,6 +10,9 @@ from ..errors import CalibrationError, ParameterError
 from .matching import Matcher, MatchSettings
 
 
+PROGRESS_PATTERNS = 128  # patterns per streamed chunk, at most (~1 s of matching on 2 CPU cores)
+
+
 class _BlockMatcher:
     """Picklable per-chunk function for stream_reduce: builds its Matcher once per process."""
 
@@ -175,7 +178,11 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     if nav_ndim == 0:
         arr = arr[None]
         nav_ndim = 1
-    out = stream_reduce(arr, func, nav_ndim=nav_ndim, memory_budget=memory_budget, progress=sub["matching"],
+    # chunks of at most PROGRESS_PATTERNS patterns: progress moves (and Cancel answers) every second or two
+    # even where the memory budget would take a whole scan at once; results do not depend on chunking
+    sig_bytes = int(np.prod(data.sig_shape)) * np.dtype(arr.dtype).itemsize
+    budget = min(memory_budget, 3 * PROGRESS_PATTERNS * sig_bytes)  # stream_reduce: a third of it per chunk
+    out = stream_reduce(arr, func, nav_ndim=nav_ndim, memory_budget=budget, progress=sub["matching"],
                         cancel=cancel, scheduler=scheduler, threads=1, message="orientation mapping")
     if not data.nav_axes:
         out = {k: v[0] for k, v in out.items()}

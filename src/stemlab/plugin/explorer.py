@@ -8,50 +8,67 @@ in a worker. One button computes all detectors, the centre of mass / DPC / integ
 phase and the mean and max pattern in one pass over the data.
 """
 
-from __future__ import annotations
-
 import weakref
 from dataclasses import asdict
+from typing import Annotated
 
 import numpy as np
-from qtpy.QtWidgets import (
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..dataset import Axis, Dataset
-from ..errors import StemlabError
+from ..errors import ParameterError, StemlabError
 from . import detector_shapes as shapes
-from .layer_picker import LayerPicker
-from .layers import META_KEY, image_layer_data, layer_to_dataset, napari_units
+from .form import follow_layers, parameter_form, show_scale_bar, viewer_of
+from .layers import META_KEY, as_result, image_layer_data, layer_to_dataset, napari_units
 from .scan_view import ScanView
-from .tasks import TaskPanel
+from .tasks import TaskPanel, connect, notify_error
 
 PREVIEW_BUDGET = 32e6  # bytes touched per live-preview update: well under 100 ms on 2 cores (benchmarks)
 PREVIEW_SOURCE_BUDGET = 256e6  # bytes of a lazy dataset kept in memory for previews
-_EXPLORERS = weakref.WeakValueDictionary()  # id(viewer) -> its explorer
+_EXPLORERS = weakref.WeakValueDictionary()  # id(the real viewer, never its proxy) -> its explorer
 
 
 def explorer_for(viewer, layer) -> "ExplorerWidget":
     """The viewer's 4D-STEM explorer showing ``layer`` (docked now if none is open): other
-    widgets put their scan-space maps in its scan view, beside the virtual images."""
+    widgets put their scan-space maps in its scan view, beside the virtual images. One explorer
+    per viewer, whichever proxy of it the caller holds."""
+    viewer, layer = viewer_of(viewer), viewer_of(layer)
     explorer = _EXPLORERS.get(id(viewer))
     if explorer is None:
         explorer = ExplorerWidget(viewer)
         viewer.window.add_dock_widget(explorer, name="4D-STEM explorer", area="right")
     if explorer.source is not layer:
-        explorer.layer_combo.setCurrentText(layer.name)
+        explorer.form.scan.value = layer
     return explorer
+
+
+def explorer_parameters(scan) -> dict:
+    """The explorer's input: the 4D-STEM layer (a scan or a line scan)."""
+    return {"scan": scan}
+
+
+def calibration_parameters(
+    scan_step: Annotated[str, {"label": "scan step", "tooltip": "e.g. 2 nm"}] = "",
+    reciprocal_pixel: Annotated[str, {"label": "reciprocal pixel", "tooltip": "e.g. 0.0127 1/angstrom per px"}]
+    = "",
+    camera_length: Annotated[str, {"label": "camera length", "tooltip": "e.g. 0.2 m"}] = "",
+    detector_pixel: Annotated[str, {"label": "detector pixel", "tooltip": "e.g. 55 um"}] = "",
+    voltage: Annotated[str, {"tooltip": "e.g. 200 kV"}] = "",
+) -> dict:
+    """The typed calibration as keyword arguments of :func:`stemlab.calibration.apply_calibration`."""
+    options = {"scan_step": scan_step, "calibration": reciprocal_pixel, "camera_length": camera_length,
+               "detector_pixel": detector_pixel, "voltage": voltage}
+    options = {k: v.strip() for k, v in options.items() if v.strip()}
+    if not options:
+        raise ParameterError("type at least one value (e.g. 'scan step' 2 nm), then press Apply calibration.")
+    return options
 
 
 def is_4dstem_layer(layer) -> bool:
     """A napari image layer holding a 4D-STEM scan or line scan (stemlab's, or any 4D image)."""
-    if getattr(layer, "_type_string", "") != "image" or layer.rgb:
+    from napari.layers import Image
+
+    if not isinstance(layer, Image) or layer.rgb:
         return False
     info = layer.metadata.get(META_KEY, {}) if isinstance(layer.metadata, dict) else {}
     return info.get("kind") == "4dstem" and layer.data.ndim in (3, 4) or (not info and layer.data.ndim == 4)
@@ -62,8 +79,9 @@ class ExplorerWidget(QWidget):
 
     def __init__(self, napari_viewer):
         super().__init__()
-        self.viewer = napari_viewer
-        _EXPLORERS[id(napari_viewer)] = self
+        self.viewer = viewer_of(napari_viewer)
+        show_scale_bar(self.viewer)
+        _EXPLORERS[id(self.viewer)] = self
         self.source = None  # the napari 4D layer
         self.dataset: Dataset | None = None
         self.preview_data = None  # in-memory array the live preview reads
@@ -71,35 +89,32 @@ class ExplorerWidget(QWidget):
         self.detector_layers = []
         self._centres = None  # BeamCentres from "Find centre"
 
-        self.layer_combo = LayerPicker(self.viewer, is_4dstem_layer)
-        self.layer_combo.currentIndexChanged.connect(self._source_changed)
+        self.form = parameter_form(explorer_parameters, self.viewer, {"scan": is_4dstem_layer})
+        self._unfollow = follow_layers(self.form, self.viewer)
+        self.form.scan.changed.connect(self._source_changed)
         self.scan_view = ScanView(on_probe=self._probe_from_scan)
         self.probe_label = QLabel("probe: -")
-        self.tasks = TaskPanel()
 
         buttons = QHBoxLayout()
         self.add_buttons = {}
         for kind in ("disk", "annulus", "rectangle"):
-            button = QPushButton(f"+ {kind}")
+            button = connect(QPushButton(f"+ {kind}"), f"Add a {kind} detector",
+                             lambda k=kind: self.add_detector(k))
             button.setToolTip(f"Add a {kind} virtual detector on the pattern")
-            button.clicked.connect(lambda _=False, k=kind: self.add_detector(k))
             buttons.addWidget(button)
             self.add_buttons[kind] = button
         actions = QHBoxLayout()
-        self.compute_button = QPushButton("Compute all")
+        self.compute_button = connect(QPushButton("Compute all"), "Compute all", self.compute_all)
         self.compute_button.setToolTip("Exact images of every detector, centre of mass, DPC, "
                                        "integrated phase, mean and max pattern: one pass over the data")
-        self.compute_button.clicked.connect(self.compute_all)
-        self.centre_button = QPushButton("Find centre")
+        self.centre_button = connect(QPushButton("Find centre"), "Find centre", self.find_centre)
         self.centre_button.setToolTip("Find the direct beam at every position and fit the descan")
-        self.centre_button.clicked.connect(self.find_centre)
         actions.addWidget(self.compute_button)
         actions.addWidget(self.centre_button)
+        self.tasks = TaskPanel(self.viewer, locks=[self.compute_button, self.centre_button])
 
         layout = QVBoxLayout(self)
-        form = QFormLayout()
-        form.addRow("4D-STEM layer", self.layer_combo)
-        layout.addLayout(form)
+        layout.addWidget(self.form.native)
         layout.addWidget(self.scan_view, 1)
         layout.addWidget(self.probe_label)
         layout.addLayout(buttons)
@@ -114,22 +129,16 @@ class ExplorerWidget(QWidget):
     def _calibration_box(self) -> QWidget:
         from superqt import QCollapsible
 
+        from magicgui.widgets import FunctionGui
+
         box = QCollapsible("Calibration (for files that lack it)")
         inner = QWidget()
-        form = QFormLayout(inner)
-        self.scan_step_edit = QLineEdit(placeholderText="e.g. 2 nm")
-        self.recip_edit = QLineEdit(placeholderText="e.g. 0.0127 1/angstrom per px")
-        self.camera_edit = QLineEdit(placeholderText="camera length, e.g. 0.2 m")
-        self.pixel_edit = QLineEdit(placeholderText="detector pixel, e.g. 55 um")
-        self.voltage_edit = QLineEdit(placeholderText="e.g. 200 kV")
-        form.addRow("Scan step", self.scan_step_edit)
-        form.addRow("Reciprocal pixel", self.recip_edit)
-        form.addRow("Camera length", self.camera_edit)
-        form.addRow("Detector pixel", self.pixel_edit)
-        form.addRow("Voltage", self.voltage_edit)
-        apply = QPushButton("Apply calibration")
-        apply.clicked.connect(self.apply_calibration)
-        form.addRow(apply)
+        column = QVBoxLayout(inner)
+        self.calibration_form = FunctionGui(calibration_parameters, call_button=False)
+        for name in ("scan_step", "reciprocal_pixel", "camera_length", "detector_pixel", "voltage"):
+            self.calibration_form[name].native.setPlaceholderText(self.calibration_form[name].tooltip)
+        column.addWidget(self.calibration_form.native)
+        column.addWidget(connect(QPushButton("Apply calibration"), "Apply calibration", self.apply_calibration))
         box.addWidget(inner)
         return box
 
@@ -139,14 +148,19 @@ class ExplorerWidget(QWidget):
         super().closeEvent(event)
 
     def _disconnect_viewer(self):
-        self.layer_combo.disconnect_viewer()
+        self._unfollow()
+        self.tasks.close_panel()
         self.viewer.dims.events.current_step.disconnect(self._probe_from_dims)
 
     # -- choosing the dataset ----------------------------------------------------------
     def _source_changed(self, *_):
-        layer = self.layer_combo.layer()
+        layer = self.form.scan.value
         if layer is not self.source:
-            self._set_source(layer)
+            try:
+                self._set_source(layer)
+            except Exception as error:  # a layer the explorer cannot show: say why, keep the widget usable
+                notify_error(f"4D-STEM explorer: showing '{layer.name}'", error)
+                self.source, self.dataset = None, None
 
     def _set_source(self, layer):
         for det in list(self.detector_layers):
@@ -174,7 +188,7 @@ class ExplorerWidget(QWidget):
         if ds.is_lazy:  # keep a strided in-memory copy for live previews, read in the background
             from ..diffraction.preview import preview_source
 
-            self.tasks.run(preview_source, self._preview_ready, "preview data", data=ds.data,
+            self.tasks.run(preview_source, self._preview_ready, "preview data", inputs=[layer], data=ds.data,
                            budget_bytes=PREVIEW_SOURCE_BUDGET)
 
     def _preview_ready(self, result):
@@ -273,7 +287,8 @@ class ExplorerWidget(QWidget):
         data = self.dataset.data
         self.tasks.run(
             virtual_images, lambda result: self._show_images(result, list(detectors)),
-            "virtual images", data=data, detectors=detectors, nav_ndim=data.ndim - 2, com=False, patterns=False)
+            "virtual images", inputs=[self.source], data=data, detectors=detectors, nav_ndim=data.ndim - 2,
+            com=False, patterns=False)
 
     def _show_images(self, result, names):
         for name in names:
@@ -284,16 +299,16 @@ class ExplorerWidget(QWidget):
         from ..diffraction.analysis import explore
 
         if self.dataset is None:
-            return
+            raise ParameterError("open or choose a 4D-STEM layer first.")
         detectors = {_image_name(lyr): self.detector_of(lyr) for lyr in self.detector_layers}
         detectors = {k: v for k, v in detectors.items() if v is not None}
-        self.tasks.run(explore, self._show_all, "compute all", ds=self.dataset,
+        self.tasks.run(explore, self._show_all, "Compute all", inputs=[self.source], ds=self.dataset,
                        detectors=detectors, centre=self._centres)
 
     def _show_all(self, results: dict):
         for name, ds in results.items():
             if ds.kind == "diffraction":  # mean / max pattern: reciprocal space, main viewer
-                data, kwargs, _ = image_layer_data(ds)
+                data, kwargs, _ = as_result(image_layer_data(ds), "4D-STEM explorer")
                 kwargs["metadata"]["stemlab_derived_from"] = self.source.name  # recalibrated with it
                 if ds.name in self.viewer.layers:
                     self.viewer.layers[ds.name].data = data
@@ -309,8 +324,8 @@ class ExplorerWidget(QWidget):
         from ..diffraction.centre import find_direct_beam
 
         if self.dataset is None:
-            return
-        self.tasks.run(find_direct_beam, self._centre_found, "find centre",
+            raise ParameterError("open or choose a 4D-STEM layer first.")
+        self.tasks.run(find_direct_beam, self._centre_found, "Find centre", inputs=[self.source],
                        data=self.dataset.data, nav_ndim=self.dataset.data.ndim - 2)
 
     def _centre_found(self, centres):
@@ -333,21 +348,11 @@ class ExplorerWidget(QWidget):
     # -- calibration -------------------------------------------------------------------
     def apply_calibration(self):
         """Apply the typed calibration to the 4D layer and every layer derived from it."""
-        from napari.utils.notifications import show_error
-
         from ..calibration import apply_calibration
 
         if self.dataset is None:
-            return
-        options = {"scan_step": self.scan_step_edit.text(), "calibration": self.recip_edit.text(),
-                   "camera_length": self.camera_edit.text(), "detector_pixel": self.pixel_edit.text(),
-                   "voltage": self.voltage_edit.text()}
-        options = {k: v.strip() for k, v in options.items() if v.strip()}
-        try:
-            ds = apply_calibration(self.dataset, **options)
-        except StemlabError as error:
-            show_error(str(error))
-            return
+            raise ParameterError("open or choose a 4D-STEM layer first.")
+        ds = apply_calibration(self.dataset, **self.calibration_form())
         self.dataset = ds
         layer = self.source
         offset = layer.data.ndim - ds.ndim

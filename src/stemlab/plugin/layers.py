@@ -13,6 +13,13 @@ import numpy as np
 from ..dataset import Axis, Dataset
 
 META_KEY = "stemlab"
+RESULT_KEY = "stemlab_result"  # layer.metadata key naming the analysis that made a result layer
+PATTERN_GAMMA = 0.4  # display gamma of diffraction patterns: weak Bragg spots show beside the direct beam
+
+
+def is_result(layer) -> bool:
+    """Whether stemlab made ``layer`` as an analysis result (such layers are never a default input)."""
+    return isinstance(layer.metadata, dict) and RESULT_KEY in layer.metadata
 
 
 def napari_units(units) -> tuple[str, ...]:
@@ -35,6 +42,8 @@ def layer_kwargs(ds: Dataset, **extra) -> dict:
     }
     if ds.is_lazy or ds.data.ndim > 3:
         kwargs["contrast_limits"] = contrast_limits(ds.data)
+    if ds.kind in ("4dstem", "diffraction"):  # the direct beam outshines the spots by 100-1000 x
+        kwargs["gamma"] = PATTERN_GAMMA
     kwargs.update(extra)
     return kwargs
 
@@ -58,7 +67,36 @@ def labels_layer_data(ds: Dataset, **extra) -> tuple:
     """A napari LayerDataTuple ``(data, kwargs, 'labels')`` for an integer map."""
     kwargs = layer_kwargs(ds, **extra)
     kwargs.pop("contrast_limits", None)
+    kwargs.pop("gamma", None)
     return (ds.data, kwargs, "labels")
+
+
+def as_result(layer_data: tuple, analysis: str) -> tuple:
+    """``layer_data`` marked as a result of ``analysis`` (see :func:`is_result`)."""
+    data, kwargs, kind = layer_data
+    kwargs = {**kwargs, "metadata": {**kwargs.get("metadata", {}), RESULT_KEY: analysis}}
+    if kind == "labels":
+        kwargs.pop("contrast_limits", None)
+        kwargs.pop("gamma", None)
+    return data, kwargs, kind
+
+
+def add_results(target, layer_data: list[tuple], analysis: str, shown: int = 0) -> list:
+    """Add ``layer_data`` to ``target`` (a viewer or viewer model) as results of ``analysis``,
+    replacing layers of the same name. One result at a time is visible: ``layer_data[shown]``;
+    the others and earlier results stay listed, hidden."""
+    for layer in target.layers:
+        if is_result(layer):
+            layer.visible = False
+    added = []
+    for i, item in enumerate(layer_data):
+        data, kwargs, kind = as_result(item, analysis)
+        name = kwargs.get("name")
+        if name in target.layers:
+            target.layers.remove(name)
+        kwargs["visible"] = i == shown
+        added.append(getattr(target, f"add_{kind}")(data, **kwargs))
+    return added
 
 
 def layer_to_dataset(layer) -> Dataset:

@@ -1,45 +1,64 @@
 """Phase-field fit widget: fit Allen-Cahn / Cahn-Hilliard kinetics to a video layer.
 
-Runs :func:`stemlab.phasefield.fit_phasefield` in a worker with a live loss curve and the
-current order parameter; Pause keeps the fit's state and Resume continues it; the result
-adds the denoised video, the order parameter and the interfaces (Labels) with the input's
-calibration, a table of the fitted parameters with units and plots of the phase fraction
-and interface velocity over time.
+The form (:func:`phasefield_parameters`, magicgui) -> :func:`stemlab.phasefield.fit_phasefield`
+in a worker with a live loss curve and the current order parameter; Pause keeps the fit's
+state and Resume continues it; the result adds the denoised video, the order parameter and
+the interfaces (Labels) with the input's calibration, a table of the fitted parameters with
+units and plots of the phase fraction and interface velocity over time.
 """
 
-from __future__ import annotations
+from typing import Annotated
 
 import numpy as np
 from qtpy.QtCore import QObject, Signal
-from qtpy.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QWidget
 
 from ..errors import Cancelled, ParameterError
-from .forms import spin_box
-from .layers import META_KEY, image_layer_data, labels_layer_data, layer_to_dataset
-from .layer_picker import LayerPicker
-from .tasks import TaskPanel
+from .form import AnalysisWidget
+from .layers import META_KEY, add_results, image_layer_data, labels_layer_data, layer_to_dataset
+from .tasks import connect
 
+TITLE = "Phase-field fit"
 MODELS = {"Allen-Cahn (non-conserved)": "allen-cahn", "Cahn-Hilliard (conserved)": "cahn-hilliard"}
 
 
 def is_video_layer(layer) -> bool:
     """A napari image layer with three dimensions (time, y, x)."""
-    if getattr(layer, "_type_string", "") != "image" or getattr(layer, "rgb", False):
+    from napari.layers import Image
+
+    if not isinstance(layer, Image) or layer.rgb:
         return False
     info = layer.metadata.get(META_KEY, {}) if isinstance(layer.metadata, dict) else {}
     return layer.data.ndim == 3 and info.get("kind", "video") in ("video", "stack", "image")
+
+
+def phasefield_parameters(
+    video,
+    model: Annotated[str, {"choices": [(label, key) for label, key in MODELS.items()]}] = "allen-cahn",
+    frame_start: Annotated[int, {"min": 0, "max": 100000, "label": "first frame"}] = 0,
+    # a whole number in a float box: only Qt's own spin boxes show 'end' at their minimum
+    frame_stop: Annotated[float, {"min": 0, "max": 100000, "step": 1, "label": "stop frame",
+                                  "tooltip": "One past the last frame fitted (end: to the end)"}] = 0,
+    crop: Annotated[str, {"label": "crop (px)", "tooltip": "y0,y1,x0,x1 in pixels (empty: whole frame)"}] = "",
+    downsample: Annotated[int, {"min": 1, "max": 16, "tooltip": "Spatial coarse-graining of the order "
+                                                                "parameter"}] = 2,
+    steps: Annotated[int, {"min": 1, "max": 1000000, "tooltip": "Training budget: optimiser steps (Resume "
+                                                                "continues up to this number)"}] = 1500,
+    align: Annotated[bool, {"label": "drift correction before the fit"}] = True,
+) -> dict:
+    """The form's values as keyword arguments of :func:`stemlab.phasefield.fit_phasefield` (plus ``layer``)."""
+    from ..phasefield.crop import parse_crop
+
+    if video is None:
+        raise ParameterError("open a video (time, y, x) as an image layer first (File > Open Sample > STEM lab "
+                             "> HAADF video).")
+    n = video.data.shape[0]
+    stop = int(frame_stop) or n
+    if not 0 <= frame_start < stop <= n:
+        raise ParameterError(f"frames {frame_start} to {stop}: the video has frames 0 to {n}; give a first frame "
+                             f"below the stop frame.")
+    return {"layer": video, "model": model, "downsample": downsample, "frames": (frame_start, stop),
+            "crop": parse_crop(crop.strip()), "align": align, "steps": steps}
 
 
 class _LiveRelay(QObject):
@@ -48,55 +67,27 @@ class _LiveRelay(QObject):
     update = Signal(object)
 
 
-class PhaseFieldWidget(QWidget):
+class PhaseFieldWidget(AnalysisWidget):
     """Dock widget: physics-informed phase-field fit of a video layer."""
 
+    title = TITLE
+    specials = {"frame_stop": "end"}
+
     def __init__(self, napari_viewer):
-        super().__init__()
-        self.viewer = napari_viewer
-        self.result = None
+        super().__init__(napari_viewer, phasefield_parameters, {"video": is_video_layer})
         self.state = None  # resumable fit state (after Pause or a finished run)
-        self._state_settings = None
         self._last_info = None
-
-        self.layer_combo = LayerPicker(self.viewer, is_video_layer)
-        self.model_combo = QComboBox()
-        self.model_combo.addItems(list(MODELS))
-        self.frame_start = spin_box(0, 100000, 0)
-        self.frame_stop = spin_box(0, 100000, 0)
-        self.crop_edit = QLineEdit()
-        self.crop_edit.setPlaceholderText("y0,y1,x0,x1 px (empty: whole frame)")
-        self.downsample = spin_box(1, 16, 2, tooltip="Spatial coarse-graining of the order parameter")
-        self.steps = spin_box(1, 1000000, 1500,
-                              tooltip="Training budget: optimiser steps (Resume continues up to this number)")
-        self.align = QCheckBox("Drift correction before the fit")
-        self.align.setChecked(True)
-
-        form = QFormLayout()
-        form.addRow("Video layer", self.layer_combo)
-        form.addRow("Model", self.model_combo)
-        frames = QHBoxLayout()
-        frames.addWidget(self.frame_start)
-        frames.addWidget(QLabel("to"))
-        frames.addWidget(self.frame_stop)
-        form.addRow("Frames", frames)
-        form.addRow("Crop", self.crop_edit)
-        form.addRow("Downsample", self.downsample)
-        form.addRow("Steps", self.steps)
-        form.addRow(self.align)
-
-        self.run_button = QPushButton("Run")
-        self.run_button.clicked.connect(self.run)
-        self.pause_button = QPushButton("Pause")
+        self.pause_button = connect(QPushButton("Pause"), "Pause", self.pause)
         self.pause_button.setEnabled(False)
-        self.pause_button.clicked.connect(self.pause)
-        self.resume_button = QPushButton("Resume")
+        self.resume_button = connect(QPushButton("Resume"), "Resume", self.resume)
         self.resume_button.setEnabled(False)
-        self.resume_button.clicked.connect(self.resume)
-        buttons = QHBoxLayout()
+        self.tasks.locks.append(self.resume_button)
+        self.form.frame_stop.native.setDecimals(0)
+        buttons = QWidget()
+        row = QHBoxLayout(buttons)
+        row.setContentsMargins(0, 0, 0, 0)
         for b in (self.run_button, self.pause_button, self.resume_button):
-            buttons.addWidget(b)
-        self.tasks = TaskPanel()
+            row.addWidget(b)
         self.quality_label = QLabel("")
         self.quality_label.setWordWrap(True)
         self.table = QTableWidget(0, 4)
@@ -111,105 +102,56 @@ class PhaseFieldWidget(QWidget):
         self.canvas.setMinimumHeight(300)
         self._axes = self.figure.subplots(2, 2)
         self._draw_empty()
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(buttons)
-        layout.addWidget(self.tasks)
-        layout.addWidget(self.canvas, 1)
-        layout.addWidget(self.quality_label)
-        layout.addWidget(self.table)
+        self.finish_layout(self.canvas, self.quality_label, self.table, buttons=buttons, stretch=self.canvas)
 
         self._relay = _LiveRelay()
         self._relay.update.connect(self._show_live)
-        self.layer_combo.currentIndexChanged.connect(self._layer_changed)
-        self._layer_changed()
-
-    # -- layer choice -----------------------------------------------------------------------
-    def _layer_changed(self, *_):
-        layer = self.source_layer()
-        if layer is not None:
-            n = layer.data.shape[0]
-            self.frame_start.setMaximum(n - 1)
-            self.frame_stop.setMaximum(n)
-            self.frame_stop.setValue(n)
-
-    def source_layer(self):
-        name = self.layer_combo.currentText()
-        return self.viewer.layers[name] if name and name in self.viewer.layers else None
-
-    # -- settings -------------------------------------------------------------------------
-    def settings(self) -> dict:
-        from ..phasefield.crop import parse_crop
-
-        crop = parse_crop(self.crop_edit.text().strip())
-        return {"model": MODELS[self.model_combo.currentText()], "downsample": self.downsample.value(),
-                "frames": (self.frame_start.value(), self.frame_stop.value()), "crop": crop,
-                "align": self.align.isChecked()}
 
     # -- actions ----------------------------------------------------------------------------
-    def run(self, state=None):
+    def start(self, kwargs, state=None):
         """Start a fresh fit (or continue ``state``)."""
-        from napari.utils.notifications import show_error
-
-        layer = self.source_layer()
-        if layer is None:
-            show_error("Phase-field fit: open a video (time, y, x) as an image layer first.")
-            return None
-        try:
-            settings = self.settings()
-        except ParameterError as error:
-            show_error(str(error))
-            return None
+        layer = kwargs.pop("layer")
         if state is None:
             self.state = None
             self._last_info = None
         dataset = layer_to_dataset(layer)
-        self._state_settings = settings
-        self._pausing = False
         relay = self._relay
 
         def live(info):
             relay.update.emit({**info, "history": {k: list(v) for k, v in info["history"].items()}})
 
-        def work(progress=None, cancel=None, **kwargs):
+        def work(progress=None, cancel=None, **options):
             from ..phasefield import fit_phasefield
 
             try:
                 return fit_phasefield(dataset, progress=progress, cancel=cancel, callback=live,
-                                      callback_every=10, **kwargs)
+                                      callback_every=10, **options)
             except Cancelled as error:
                 self.state = getattr(error, "state", None) or self.state
                 raise
 
-        self.run_button.setEnabled(False)
-        self.resume_button.setEnabled(False)
+        worker = self.tasks.run(work, self._done, TITLE, inputs=[layer], state=state, **kwargs)
         self.pause_button.setEnabled(True)
-        worker = self.tasks.run(work, self._done, "Phase-field fit", steps=self.steps.value(), state=state,
-                                **settings)
         worker.finished.connect(self._worker_finished)
         return worker
 
     def pause(self):
         """Stop the running fit, keeping its state for Resume."""
-        self._pausing = True
         self.tasks.cancel()
 
     def resume(self):
         """Continue the paused (or finished) fit up to the Steps budget."""
-        from napari.utils.notifications import show_error
-
-        if self.state is None:
-            show_error("Nothing to resume: run a fit first.")
+        if self.tasks.busy:
             return None
-        if self.steps.value() <= self.state.step:
-            self.steps.setValue(self.state.step + max(100, self.state.step // 2))
-        return self.run(state=self.state)
+        if self.state is None:
+            raise ParameterError("nothing to resume: run a fit first.")
+        if self.form.steps.value <= self.state.step:
+            self.form.steps.value = self.state.step + max(100, self.state.step // 2)
+        return self.start(self.parameters(), state=self.state)
 
     def _worker_finished(self):
-        self.run_button.setEnabled(True)
         self.pause_button.setEnabled(False)
-        self.resume_button.setEnabled(self.state is not None)
+        self.resume_button.setEnabled(self.state is not None and not self.tasks.busy)
 
     # -- display ----------------------------------------------------------------------------
     def _draw_empty(self):
@@ -247,14 +189,10 @@ class PhaseFieldWidget(QWidget):
         layers = [
             image_layer_data(datasets["denoised"], name=datasets["denoised"].name, colormap="gray"),
             image_layer_data(datasets["order_parameter"], name=datasets["order_parameter"].name,
-                             colormap="viridis", contrast_limits=(0.0, 1.0), visible=False),
+                             colormap="viridis", contrast_limits=(0.0, 1.0)),
             labels_layer_data(datasets["interface"], name=datasets["interface"].name, opacity=0.6),
         ]
-        for data, kwargs, kind in layers:
-            name = kwargs["name"]
-            if name in self.viewer.layers:
-                self.viewer.layers.remove(name)
-            getattr(self.viewer, f"add_{kind}")(data, **kwargs)
+        add_results(self.viewer, layers, TITLE)
         self._show_result(result)
 
     def _show_result(self, result):

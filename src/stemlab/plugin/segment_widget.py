@@ -1,149 +1,126 @@
 """'Symmetry segmentation' dock widget: segments an image or video layer from local symmetry.
 
-Thin: layer -> Dataset, :func:`stemlab.symmetry.segment` in a worker (TaskPanel), results ->
-a Labels layer (input's scale/units, features per segment), PC image layers, and plots of each
-segment's mean fingerprint and (videos) phase fraction vs time.
+Thin: the form (:func:`segmentation_parameters`, magicgui) -> :func:`stemlab.symmetry.segment`
+in a worker (TaskPanel) -> a Labels layer (input's scale/units, features per segment) with a
+legend, PC image layers (hidden), and plots of each segment's mean fingerprint and (videos)
+phase fraction vs time, drawn in the labels' colours.
 """
 
-from __future__ import annotations
+from typing import Annotated, Literal
 
 import numpy as np
-from qtpy.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                            QPushButton, QVBoxLayout, QWidget)
+from qtpy.QtWidgets import QLabel
 
-from .forms import device_combo, spin_box
-from .layers import image_layer_data, labels_layer_data, layer_to_dataset
-from .layer_picker import LayerPicker, image_layer
-from .tasks import TaskPanel
+from ..errors import ParameterError
+from .form import DEVICE_TOOLTIP, AnalysisWidget, image_layer
+from .layers import add_results, image_layer_data, labels_layer_data, layer_to_dataset
+from .legend import Legend, label_colours
+
+TITLE = "Symmetry segmentation"
 
 
-class SegmentWidget(QWidget):
+def segmentation_parameters(
+    image,
+    patch: Annotated[float, {"min": 0.0, "max": 1e6, "step": 0.01, "label": "patch size",
+                             "tooltip": "Gaussian patch, 4 sigma across, in the image's units (auto: 2 "
+                                        "lattice spacings)"}] = 0.0,
+    window: Annotated[float, {"min": 0.0, "max": 1e6, "step": 0.01, "label": "search window",
+                              "tooltip": "Diameter of the shifts searched, in the image's units (auto: 3 "
+                                         "lattice spacings)"}] = 0.0,
+    translations: bool = True,
+    rotations: Annotated[bool, {"label": "rotations 2/3/4/6-fold"}] = True,
+    mirrors: bool = True,
+    n_translations: Annotated[int, {"min": 1, "max": 1000, "label": "number of translations"}] = 100,
+    n_mirrors: Annotated[int, {"min": 1, "max": 720, "label": "number of mirror angles"}] = 180,
+    # whole numbers in float boxes: only Qt's own spin boxes show 'auto' at their minimum
+    stride: Annotated[float, {"min": 0, "max": 64, "step": 1, "label": "stride (px)",
+                              "tooltip": "Descriptor grid step (auto: a quarter lattice spacing)"}] = 0,
+    segments: Annotated[float, {"min": 0, "max": 20, "step": 1, "tooltip": "Number of segments (auto: chosen "
+                                                                           "by silhouette)"}] = 0,
+    fit_frames: Annotated[str, {"label": "fit on frames",
+                                "tooltip": "video frames the model is fitted on, e.g. '0' or '0, 10, 20'"}] = "0",
+    device: Annotated[Literal["auto", "cpu", "cuda"], {"tooltip": DEVICE_TOOLTIP}] = "auto",
+) -> dict:
+    """The form's values as keyword arguments of :func:`stemlab.symmetry.segment` (plus ``layer``)."""
+    if image is None:
+        raise ParameterError("open an image or video layer first (File > Open, or File > Open Sample > "
+                             "STEM lab > HAADF image).")
+    families = tuple(name for name, on in (("translations", translations), ("rotations", rotations),
+                                           ("mirrors", mirrors)) if on)
+    if not families:
+        raise ParameterError("tick at least one of 'translations', 'rotations', 'mirrors'.")
+    kwargs = {"layer": image, "families": families, "n_translations": n_translations, "n_mirrors": n_mirrors,
+              "device": device, "segments": int(segments) or "auto"}
+    for name, value in (("patch", patch), ("window", window), ("stride", int(stride))):
+        if value > 0:
+            kwargs[name] = value
+    if image.data.ndim == 3 and fit_frames.strip():
+        try:
+            kwargs["fit_frames"] = [int(v) for v in fit_frames.replace(",", " ").split()]
+        except ValueError:
+            raise ParameterError(f"'fit on frames' {fit_frames!r}: give frame numbers, e.g. '0' or "
+                                 f"'0, 10, 20'.") from None
+    return kwargs
+
+
+class SegmentWidget(AnalysisWidget):
     """Symmetry-descriptor segmentation of the chosen image/video layer."""
 
-    def __init__(self, napari_viewer, parent=None):
-        super().__init__(parent)
-        self.viewer = napari_viewer
-        self.result = None
-        self.layer_box = LayerPicker(self.viewer, image_layer(2, 3))
-        self.patch = spin_box(0.0, 1e6, 0.0, decimals=4, special="auto")
-        self.window = spin_box(0.0, 1e6, 0.0, decimals=4, special="auto")
-        self.unit_label = QLabel("")
-        self.translations = QCheckBox("translations")
-        self.rotations = QCheckBox("rotations 2/3/4/6-fold")
-        self.mirrors = QCheckBox("mirrors")
-        for box in (self.translations, self.rotations, self.mirrors):
-            box.setChecked(True)
-        self.n_translations = spin_box(1, 1000, 100)
-        self.n_mirrors = spin_box(1, 720, 180)
-        self.stride = spin_box(0, 64, 0, special="auto")
-        self.segments = spin_box(0, 20, 0, special="auto")
-        self.fit_frames = QLineEdit("0")
-        self.fit_frames.setToolTip("video frames the model is fitted on, e.g. '0' or '0, 10, 20'")
-        self.device = device_combo()
-        self.run_button = QPushButton("Run")
-        self.run_button.clicked.connect(self.run)
-        self.tasks = TaskPanel(self)
+    title = TITLE
+    specials = {"patch": "auto", "window": "auto", "stride": "auto", "segments": "auto"}
+
+    def __init__(self, napari_viewer):
+        super().__init__(napari_viewer, segmentation_parameters, {"image": image_layer(2, 3)})
         self.info = QLabel("")
         self.info.setWordWrap(True)
-
-        form = QFormLayout()
-        form.addRow("layer", self.layer_box)
-        units = QHBoxLayout()
-        units.addWidget(self.patch)
-        units.addWidget(self.unit_label)
-        form.addRow("patch size", units)
-        form.addRow("search window", self.window)
-        fam = QHBoxLayout()
-        for box in (self.translations, self.rotations, self.mirrors):
-            fam.addWidget(box)
-        form.addRow("operations", fam)
-        form.addRow("number of translations", self.n_translations)
-        form.addRow("number of mirror angles", self.n_mirrors)
-        form.addRow("stride (px)", self.stride)
-        form.addRow("segments", self.segments)
-        form.addRow("fit on frames", self.fit_frames)
-        form.addRow("device", self.device)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.run_button)
-        layout.addWidget(self.tasks)
-        layout.addWidget(self.info)
+        self.legend = Legend()
         self.canvas, self.figure = _figure()
-        if self.canvas is not None:
-            layout.addWidget(self.canvas, 1)
-        self.layer_box.currentIndexChanged.connect(self._show_units)
+        extra = [self.info, self.legend] + ([self.canvas] if self.canvas is not None else [])
+        self.finish_layout(*extra, stretch=self.canvas)
+        for name in ("stride", "segments"):
+            self.form[name].native.setDecimals(0)
+        self.form.image.changed.connect(self._show_units)
         self._show_units()
 
-    # -- layer choice ------------------------------------------------------------------------
     def _show_units(self, *_):
-        layer = self._layer()
-        unit = ""
-        if layer is not None:
-            unit = str(layer.units[-1]) if hasattr(layer, "units") else ""
-        self.unit_label.setText(unit if unit and unit != "pixel" else "px")
+        layer = self.form.image.value
+        unit = str(layer.units[-1]) if layer is not None else ""
+        unit = unit if unit and unit != "pixel" else "px"
+        self.form.patch.label = f"patch size ({unit})"
+        self.form.window.label = f"search window ({unit})"
 
-    def _layer(self):
-        return self.layer_box.layer()
-
-    # -- running -----------------------------------------------------------------------------
-    def parameters(self) -> dict:
-        """Keyword arguments for :func:`stemlab.symmetry.segment` from the controls."""
-        families = tuple(name for name, box in (("translations", self.translations), ("rotations", self.rotations),
-                                                ("mirrors", self.mirrors)) if box.isChecked())
-        kwargs = {"families": families, "n_translations": self.n_translations.value(),
-                  "n_mirrors": self.n_mirrors.value(), "device": self.device.currentText()}
-        if self.patch.value() > 0:
-            kwargs["patch"] = self.patch.value()
-        if self.window.value() > 0:
-            kwargs["window"] = self.window.value()
-        if self.stride.value() > 0:
-            kwargs["stride"] = self.stride.value()
-        kwargs["segments"] = self.segments.value() or "auto"
-        text = self.fit_frames.text().strip()
-        if text:
-            kwargs["fit_frames"] = [int(v) for v in text.replace(",", " ").split()]
-        return kwargs
-
-    def run(self):
-        from napari.utils.notifications import show_error
-
-        from ..errors import StemlabError
+    def start(self, kwargs):
         from ..symmetry import segment
 
-        layer = self._layer()
-        if layer is None:
-            show_error("Symmetry segmentation: open an image or video layer first.")
-            return
-        try:
-            ds = layer_to_dataset(layer)
-            kwargs = self.parameters()
-            if ds.ndim == 2:
-                kwargs.pop("fit_frames", None)
-        except (StemlabError, ValueError) as error:
-            show_error(f"Symmetry segmentation: {error}")
-            return
-        self.tasks.run(segment, self._done, "symmetry segmentation", data=ds, **kwargs)
+        layer = kwargs.pop("layer")
+        self._source_name = layer.name
+        return self.tasks.run(segment, self._done, TITLE, inputs=[layer], data=layer_to_dataset(layer), **kwargs)
 
     def _done(self, result):
         self.result = result
         K = result.n_segments
-        labels = result.labels
         fractions = result.fractions.mean(0)
-        features = {"index": np.arange(K + 1), "fraction": np.concatenate([[0.0], fractions])}
-        data, kwargs, _ = labels_layer_data(labels, features=features)
-        self.viewer.add_labels(data, **kwargs)
+        features = {"index": np.arange(K + 1), "segment": ["none"] + [f"segment {k}" for k in range(1, K + 1)],
+                    "fraction": np.concatenate([[0.0], fractions])}
+        name = f"{self._source_name} segments"
+        layers = [labels_layer_data(result.labels, name=name, features=features, opacity=0.6)]
         for comp in result.components[:3]:
-            data, kwargs, _ = image_layer_data(comp, colormap="twilight_shifted", blending="additive", visible=False)
+            data, kwargs, _ = image_layer_data(comp,
+                                               colormap="twilight_shifted", blending="additive")
             kwargs.pop("contrast_limits", None)
-            self.viewer.add_image(data, **kwargs)
+            layers.append((data, kwargs, "image"))
+        labels = add_results(self.viewer, layers, TITLE)[0]
+        self.legend.show_labels(labels, {k: f"segment {k} ({fractions[k - 1]:.0%})" for k in range(1, K + 1)},
+                                title=name)
         p = result.parameters
         unit = p["units"] or "px"
         self.info.setText(f"{K} segments; patch {p['patch']:.4g} {unit}, window {p['window']:.4g} {unit}, "
                           f"stride {p['stride']} px, {p['n_operations']} operations")
-        self.plot(result)
+        self.plot(result, label_colours(labels, range(1, K + 1)))
 
-    def plot(self, result):
-        """Fingerprint of each segment (mean descriptor per operation) and, for videos, fractions."""
+    def plot(self, result, colours):
+        """Fingerprint of each segment (mean descriptor per operation) and, for videos, fractions,
+        each segment in its label colour."""
         if self.figure is None:
             return
         fig = self.figure
@@ -151,16 +128,16 @@ class SegmentWidget(QWidget):
         video = result.fractions.shape[0] > 1
         ax = fig.add_subplot(211 if video else 111)
         x = np.arange(result.fingerprints.shape[1])
-        for k, fp in enumerate(result.fingerprints, start=1):
-            ax.plot(x, fp, lw=1, label=f"segment {k}")
+        for k, (fp, colour) in enumerate(zip(result.fingerprints, colours), start=1):
+            ax.plot(x, fp, lw=1, color=colour, label=f"segment {k}")
         fam = result.operation_families
         top = ax.get_ylim()[1]
-        for name in ("translations", "rotations", "mirrors"):  # each family labelled at its middle: the
-            idx = np.flatnonzero(fam == name)                  # rotation block is only a few operations wide
+        for family in ("translations", "rotations", "mirrors"):  # each family labelled at its middle: the
+            idx = np.flatnonzero(fam == family)                   # rotation block is only a few operations wide
             if len(idx):
                 if idx[0] > 0:
                     ax.axvline(idx[0] - 0.5, color="0.6", lw=0.5)
-                ax.text(idx.mean(), top, name, fontsize=7, va="top", ha="center")
+                ax.text(idx.mean(), top, family, fontsize=7, va="top", ha="center")
         ax.set_xlabel("operation (translations | rotations | mirrors)")
         ax.set_ylabel("mean correlation")
         ax.legend(fontsize=7)
@@ -168,8 +145,8 @@ class SegmentWidget(QWidget):
             ax2 = fig.add_subplot(212)
             t_axis = result.labels.axes[0]
             t = t_axis.offset + t_axis.scale * np.arange(result.fractions.shape[0])
-            for k in range(result.fractions.shape[1]):
-                ax2.plot(t, result.fractions[:, k], label=f"segment {k + 1}")
+            for k, colour in zip(range(result.fractions.shape[1]), colours):
+                ax2.plot(t, result.fractions[:, k], color=colour, label=f"segment {k + 1}")
             ax2.set_xlabel(f"{t_axis.name} ({t_axis.units or 'frame'})")
             ax2.set_ylabel("area fraction")
         fig.tight_layout()
