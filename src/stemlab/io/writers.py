@@ -67,7 +67,7 @@ def _remove(tmp: Path) -> None:
 
 
 def calibration_record(ds: Dataset) -> dict:
-    """JSON-safe description of the axes, kind, name and voltage (what plain formats store)."""
+    """JSON-safe description of the axes, kind, name, voltage and scan geometry (what plain formats store)."""
     record = {
         "kind": ds.kind,
         "name": ds.name,
@@ -76,6 +76,8 @@ def calibration_record(ds: Dataset) -> dict:
     }
     if ds.metadata.get("voltage_kv"):
         record["voltage_kv"] = float(ds.metadata["voltage_kv"])
+    if ds.nav_axes:
+        record.update(ds.scan_geometry)
     return record
 
 
@@ -156,7 +158,7 @@ def _write_hspy(ds: Dataset, tmp: Path) -> None:
         "metadata": {"General": {"title": ds.name}, "Signal": {"signal_type": signal_type},
                      **({"Acquisition_instrument": {"TEM": {"beam_energy": ds.metadata["voltage_kv"]}}}
                         if ds.metadata.get("voltage_kv") else {})},
-        "original_metadata": {},
+        "original_metadata": {"stemlab": ds.scan_geometry} if ds.nav_axes else {},
         "tmp_parameters": {},
         "attributes": {"_lazy": ds.is_lazy},
         "package_info": {"name": "stemlab", "version": _version()},
