@@ -106,10 +106,14 @@ class PhaseFieldResult:
         return rows
 
     def save(self, path) -> None:
-        """Write an .npz: order_parameter, denoised, interface, parameters (JSON), loss history."""
+        """Write an .npz: order_parameter, denoised, interface, parameters (JSON), loss history.
+
+        ``calibration`` (JSON) holds, per map, the axes with scale, offset and units (time in s,
+        lengths as the input's), as :func:`stemlab.io.writers.save_results` writes them.
+        """
         import json
 
-        from ..io.writers import atomic_write
+        from ..io.writers import atomic_write, calibration_record
 
         history = {f"history_{k}": np.asarray(v) for k, v in self.history.items() if k != "theta"}
         history["history_theta"] = np.asarray(self.history.get("theta", []), dtype=float)
@@ -122,7 +126,10 @@ class PhaseFieldResult:
                     times=self.times, drift=self.drift, phase_fraction=self.phase_fraction,
                     interface_velocity=self.interface_velocity, interface_length=self.interface_length,
                     order_parameter_scale=np.array([a.scale for a in self.coarse_axes]),
-                    pixel_scale=np.array([a.scale for a in self.axes]), **history)
+                    pixel_scale=np.array([a.scale for a in self.axes]),
+                    calibration=np.array(json.dumps({k: calibration_record(ds)
+                                                     for k, ds in self.to_datasets().items()})),
+                    **history)
 
 
 def _json_default(obj):
