@@ -179,13 +179,11 @@ def apply_calibration(ds: Dataset, *, scan_step=None, calibration=None, camera_l
                 changes[axis.name] = {"scale": k, "offset": -k * (axis.size // 2), "units": unit}
         if targets:
             record["reciprocal_pixel"] = f"{k:.6g} {unit}"
-    geometry = {}
-    if opts["scan_rotation_deg"] is not None:
-        geometry["scan_rotation_deg"] = record["scan_rotation_deg"] = opts["scan_rotation_deg"]
-    if opts["scan_flip"] is not None:
-        geometry["scan_flip"] = record["scan_flip"] = opts["scan_flip"]
+    geometry = {key: opts[key] for key in ("scan_rotation_deg", "scan_flip") if opts[key] is not None}
     if geometry and not ds.nav_axes:
         _refuse(strict, f"scan_rotation/scan_flip: dataset {ds.name!r} ({ds.kind}) has no scan.")
+        geometry = {}
+    record.update(geometry)
     if not changes and not geometry and opts["voltage_kv"] is None:
         return ds
     out = ds.with_axes(**changes) if changes else ds

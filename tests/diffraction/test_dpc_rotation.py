@@ -123,3 +123,46 @@ def test_bad_inputs_name_the_problem():
 
     with pytest.raises(ParameterError, match="2D maps"):
         find_dpc_rotation(np.zeros(5), np.zeros(5))
+
+
+def _stemlab(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "stemlab.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_cli_virtual_dpc_rotation_auto(tmp_path):
+    """`stemlab virtual --dpc-rotation auto` prints the rotation and flip it found and stores them with the iDPC."""
+    n, npx, dx, theta = 32, 24, 0.5, 40.0
+    phi = _phase_object(n, seed=5)
+    src = tmp_path / "scan.npy"
+    np.save(src, _patterns_on_rotated_detector(phi, theta, True, npx))
+    cal = ["--scan-step", f"{dx}angstrom", "--calibration", f"{1.0 / (npx * dx)} 1/angstrom"]
+    out = tmp_path / "auto.npz"
+    result = _stemlab("virtual", src, "--detector", "BF=disk:12,12,3", *cal, "--dpc-rotation", "auto", "-o", out)
+    assert result.returncode == 0, result.stderr
+    assert "DPC rotation" in result.stdout and "flipped" in result.stdout
+    with np.load(out) as f:
+        assert abs((float(f["dpc_rotation_deg"]) - theta + 180) % 360 - 180) < 1.0
+        assert bool(f["dpc_flip"]) is True
+        assert np.corrcoef(f["idpc"].ravel(), phi.ravel())[0, 1] > 0.95
+        auto_phase = f["idpc"]
+    # the same geometry given as calibration on every command: --scan-rotation / --scan-flip
+    given = tmp_path / "given.npz"
+    result = _stemlab("virtual", src, "--detector", "BF=disk:12,12,3", *cal, "--scan-rotation", theta, "--scan-flip",
+                      "-o", given)
+    assert result.returncode == 0, result.stderr
+    with np.load(given) as f:
+        assert float(f["dpc_rotation_deg"]) == pytest.approx(theta) and bool(f["dpc_flip"])
+        assert np.corrcoef(f["idpc"].ravel(), auto_phase.ravel())[0, 1] > 0.999
+
+
+@pytest.mark.parametrize("value", ["sideways", "2nm"])
+def test_cli_bad_dpc_rotation_names_the_option(tmp_path, value):
+    src = tmp_path / "scan.npy"
+    np.save(src, np.zeros((4, 4, 8, 8), np.float32))
+    result = _stemlab("virtual", src, "--dpc-rotation", value, "-o", tmp_path / "x.npz")
+    assert result.returncode == 2 and "--dpc-rotation" in result.stderr and "auto" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "x.npz").exists()
