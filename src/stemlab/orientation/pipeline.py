@@ -180,4 +180,4 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     if not data.nav_axes:
         out = {k: v[0] for k, v in out.items()}
     return OrientationResult(dataset_axes=data.nav_axes, library=library, settings=st, arrays=out,
-                             voltage_kv=voltage, name=data.name)
+                             voltage_kv=voltage, name=data.name, metadata=dict(data.scan_geometry))
