@@ -245,9 +245,51 @@ def detector_aspect_note(ds: Dataset, tolerance: float = 0.005) -> str | None:
     if abs(ratio - 1.0) <= tolerance:
         return None
     return (f"detector pixels are not square: ky {ky.scale:.6g} vs kx {kx.scale:.6g} {kx.units} per px "
-            f"(ratio {ratio:.4f}); analyses use each axis's own scale")
+            f"(ratio {ratio:.4f}); CoM/DPC use each axis's own scale, orientation mapping resamples ky to square "
+            "pixels")
 
 
 def _refuse(strict: bool, message: str) -> None:
     if strict:
         raise CalibrationError(message)
+
+
+def square_detector_pixels(ds: Dataset, tolerance: float = 0.005) -> Dataset:
+    """``ds`` with its detector resampled (lazily, linear along ky) to square pixels of the kx scale.
+
+    For analyses that take one reciprocal pixel size (orientation mapping): a ky step that
+    differs from kx's by more than ``tolerance`` would stretch every pattern. The ky axis keeps
+    its offset (k = offset + i x kx scale); intensities are interpolated, not rescaled (a count
+    density). Returns ``ds`` itself when the pixels are square or uncalibrated.
+    """
+    import numpy as np
+
+    if detector_aspect_note(ds, tolerance) is None:
+        return ds
+    names = list(ds.axis_labels)
+    iy = names.index("ky")
+    ky, kx = ds.axes[iy], ds.axes[names.index("kx")]
+    size = int(math.floor((ky.size - 1) * ky.scale / kx.scale)) + 1
+    source = np.arange(size) * kx.scale / ky.scale  # fractional ky index of each new row
+    lower = np.minimum(np.floor(source).astype(int), ky.size - 2)
+    weight = (source - lower).astype(np.float32)
+    axis = iy - ds.ndim  # negative: counts from the end, valid in any block
+
+    def resample(block):
+        a = np.take(block, lower, axis=axis).astype(np.float32)
+        b = np.take(block, lower + 1, axis=axis).astype(np.float32)
+        shape = [1] * block.ndim
+        shape[axis] = size
+        w = weight.reshape(shape)
+        return a * (1 - w) + b * w
+
+    if ds.is_lazy:
+        data = ds.data.rechunk({iy: -1})
+        chunks = tuple((size,) if i == iy else c for i, c in enumerate(data.chunks))
+        data = data.map_blocks(resample, chunks=chunks, dtype=np.float32)
+    else:
+        data = resample(np.asarray(ds.data))
+    axes = tuple(replace(a, size=size, scale=kx.scale) if a.name == "ky" else a for a in ds.axes)
+    note = f"detector resampled to square pixels: ky {ky.size} x {ky.scale:.6g} -> {size} x {kx.scale:.6g} {kx.units}"
+    metadata = {**ds.metadata, "notes": [*ds.metadata.get("notes", []), note]}
+    return replace(ds, data=data, axes=axes, metadata=metadata)

@@ -125,3 +125,38 @@ def test_blockfile_scan_rotation_read_from_the_header():
     turned = apply_calibration(ds, scan_rotation="-10", scan_flip=True)
     assert turned.scan_rotation_deg == pytest.approx(-10.0) and turned.scan_flip
     assert turned.metadata["user_calibration"]["scan_rotation_deg"] == pytest.approx(-10.0)
+
+
+def test_non_square_pixels_resampled_for_one_pixel_size():
+    """A spot at ky = 0.30, kx = -0.20 1/A on 0.0135 x 0.0125 pixels sits at the same k after resampling."""
+    import dask.array as da
+
+    from stemlab import Axis, Dataset
+    from stemlab.calibration import square_detector_pixels
+
+    sy, sx, n = 0.0135, 0.0125, 64
+    k_y = -32 * sy + np.arange(n) * sy
+    k_x = -32 * sx + np.arange(n) * sx
+    spot = np.exp(-((k_y[:, None] - 0.30) ** 2 + (k_x[None, :] + 0.20) ** 2) / (2 * 0.03 ** 2)).astype(np.float32)
+    data = da.from_array(np.broadcast_to(spot, (2, 3, n, n)).copy(), chunks=(1, 3, n, n))
+    axes = (Axis("scan_y", 2, navigate=True), Axis("scan_x", 3, navigate=True),
+            Axis("ky", n, sy, -32 * sy, "1/angstrom"), Axis("kx", n, sx, -32 * sx, "1/angstrom"))
+    ds = square_detector_pixels(Dataset(data, axes, kind="4dstem"))
+    assert ds.is_lazy and ds.axes[2].scale == pytest.approx(sx) and ds.axes[2].offset == pytest.approx(-32 * sy)
+    assert ds.axes[2].size == int((n - 1) * sy / sx) + 1
+    pattern = np.asarray(ds.data[1, 2])
+    ky_new = ds.axes[2].offset + np.arange(ds.axes[2].size) * ds.axes[2].scale
+    weights = pattern.sum(1)
+    assert np.sum(ky_new * weights) / weights.sum() == pytest.approx(0.30, abs=1e-3)
+    assert square_detector_pixels(ds) is ds  # already square
+
+
+def test_orient_on_mrad_without_voltage_names_the_option(tmp_path):
+    import subprocess
+    import sys
+
+    path = _write(tmp_path / "mrad.hspy", _data(), _scan_axes("mrad", 1.5))
+    result = subprocess.run([sys.executable, "-m", "stemlab.cli", "orient", str(path), "--phase", "Al", "-o",
+                             str(tmp_path / "map.h5")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "--voltage" in result.stderr and "mrad" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "map.h5").exists()
