@@ -156,6 +156,10 @@ def test_cli_virtual_dpc_rotation_auto(tmp_path):
     assert result.returncode == 0, result.stderr
     with np.load(given) as f:
         assert float(f["dpc_rotation_deg"]) == pytest.approx(theta) and bool(f["dpc_flip"])
+        import json
+
+        record = json.loads(str(f["calibration"]))["BF"]  # every map records the scan geometry
+        assert record["scan_rotation_deg"] == pytest.approx(theta) and record["scan_flip"] is True
         assert np.corrcoef(f["idpc"].ravel(), auto_phase.ravel())[0, 1] > 0.999
 
 

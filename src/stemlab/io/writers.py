@@ -76,7 +76,7 @@ def calibration_record(ds: Dataset) -> dict:
     }
     if ds.metadata.get("voltage_kv"):
         record["voltage_kv"] = float(ds.metadata["voltage_kv"])
-    if ds.nav_axes:
+    if ds.nav_axes or ds.scan_rotation_deg or ds.scan_flip:  # scans and the maps made from them
         record.update(ds.scan_geometry)
     return record
 
