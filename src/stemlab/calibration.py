@@ -200,9 +200,9 @@ def angular_detector_to_reciprocal(ds: Dataset) -> Dataset:
     """Detector axes calibrated in scattering angle (rad, mrad) converted to 1/angstrom.
 
     One pixel's angle alpha becomes k = 2 sin(alpha / 2) / lambda (relativistic wavelength at
-    the dataset's ``metadata['voltage_kv']``); the offset keeps k = 0 on the same pixel. Without a voltage the axes stay angular; analyses that
-    need 1/angstrom then ask for it (:func:`reciprocal_pixel`). Returns ``ds`` unchanged
-    when no detector axis is angular.
+    the dataset's ``metadata['voltage_kv']``); the offset keeps k = 0 on the same pixel.
+    Without a voltage the axes stay angular; analyses that need 1/angstrom then ask for it
+    (:func:`reciprocal_pixel`). Returns ``ds`` unchanged when no detector axis is angular.
     """
     angular = [a for a in ds.axes if a.name in DETECTOR_AXES and is_angle(a.units)]
     voltage_kv = ds.metadata.get("voltage_kv")

@@ -270,7 +270,8 @@ def _dpc_geometry(ds, maps, rotation, flip, step_y, step_x) -> dict:
         raise ParameterError(f"DPC flip must be True, False, None or 'auto', got {flip!r}.")
     if auto_rotation or auto_flip:
         if maps["shift_y"].ndim != 2:
-            raise ParameterError(f"rotation='auto' needs a 2D scan; {ds.name!r} has scan shape {maps['shift_y'].shape}.")
+            raise ParameterError(f"rotation='auto' needs a 2D scan; {ds.name!r} has scan shape "
+                                 f"{maps['shift_y'].shape}.")
         forced = None if auto_flip or (flip is None and auto_rotation) else bool(flip)
         found = find_dpc_rotation(maps["shift_y"], maps["shift_x"], step_y, step_x, flip=forced)
         angle = found["rotation_deg"] if auto_rotation else (
