@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from .dataset import Dataset
+from .dataset import Dataset, square_pixels
 from .errors import CalibrationError
 from .units import (angle_to_reciprocal, convert, is_angle, is_reciprocal, length_in_metres, parse_quantity,
                     reciprocal_pixel_size)
@@ -235,15 +235,15 @@ def reciprocal_pixel(ds: Dataset, axis: str = "kx") -> float:
                            "e.g. 0.0165 for 1/angstrom per px, or '0.165 1/nm'; calibration= in Python).")
 
 
-def detector_aspect_note(ds: Dataset, tolerance: float = 0.005) -> str | None:
-    """A warning text when the detector pixels are not square (ky and kx scales differ by > ``tolerance``)."""
+def detector_aspect_note(ds: Dataset) -> str | None:
+    """A warning text when the detector pixels are not square (:func:`stemlab.dataset.square_pixels`)."""
     axes = {a.name: a for a in ds.axes}
     ky, kx = axes.get("ky"), axes.get("kx")
     if ky is None or kx is None or not (ky.calibrated and kx.calibrated) or ky.units != kx.units:
         return None
-    ratio = ky.scale / kx.scale
-    if abs(ratio - 1.0) <= tolerance:
+    if square_pixels(ky, kx):
         return None
+    ratio = ky.scale / kx.scale
     return (f"detector pixels are not square: ky {ky.scale:.6g} vs kx {kx.scale:.6g} {kx.units} per px "
             f"(ratio {ratio:.4f}); CoM/DPC use each axis's own scale, orientation mapping resamples ky to square "
             "pixels")
@@ -254,17 +254,17 @@ def _refuse(strict: bool, message: str) -> None:
         raise CalibrationError(message)
 
 
-def square_detector_pixels(ds: Dataset, tolerance: float = 0.005) -> Dataset:
+def square_detector_pixels(ds: Dataset) -> Dataset:
     """``ds`` with its detector resampled (lazily, linear along ky) to square pixels of the kx scale.
 
     For analyses that take one reciprocal pixel size (orientation mapping): a ky step that
-    differs from kx's by more than ``tolerance`` would stretch every pattern. The ky axis keeps
+    differs from kx's (:func:`stemlab.dataset.square_pixels`) would stretch every pattern. The ky axis keeps
     its offset (k = offset + i x kx scale); intensities are interpolated, not rescaled (a count
     density). Returns ``ds`` itself when the pixels are square or uncalibrated.
     """
     import numpy as np
 
-    if detector_aspect_note(ds, tolerance) is None:
+    if detector_aspect_note(ds) is None:
         return ds
     names = list(ds.axis_labels)
     iy = names.index("ky")

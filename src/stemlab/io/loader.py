@@ -41,9 +41,10 @@ def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_le
     voltage : float or str, optional
         Accelerating voltage, kV (e.g. 200 or '200kV').
     scan_rotation : float or str, optional
-        Rotation of the scan relative to the detector, degrees (counter-clockwise).
+        Scan rotation, degrees: the angle from the detector frame to the scan frame
+        (:attr:`stemlab.Dataset.scan_rotation_deg`); replaces the file header's.
     scan_flip : bool, optional
-        The scan is mirrored relative to the detector.
+        The detector image is mirrored relative to the scan.
 
     The calibration options fill in what the file lacks and override what it has
     (:func:`stemlab.calibration.apply_calibration`).
@@ -78,12 +79,12 @@ def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_le
 
 
 def load_one(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_length=None,
-             detector_pixel=None, voltage=None) -> Dataset:
+             detector_pixel=None, voltage=None, scan_rotation=None, scan_flip=None) -> Dataset:
     """The main signal of a file as one calibrated Dataset.
 
     Parameters
     ----------
-    path, lazy, scan_step, calibration, camera_length, detector_pixel, voltage
+    path, lazy, scan_step, calibration, camera_length, detector_pixel, voltage, scan_rotation, scan_flip
         As for :func:`load`.
 
     Returns
@@ -98,7 +99,7 @@ def load_one(path, *, lazy: bool = True, scan_step=None, calibration=None, camer
     >>> image = stemlab.load_one("haadf.emd", scan_step="0.02nm")  # doctest: +SKIP
     """
     datasets = load(path, lazy=lazy, scan_step=scan_step, calibration=calibration, camera_length=camera_length,
-                    detector_pixel=detector_pixel, voltage=voltage)
+                    detector_pixel=detector_pixel, voltage=voltage, scan_rotation=scan_rotation, scan_flip=scan_flip)
     rank = {"4dstem": 6, "video": 5, "stack": 4, "image": 3, "diffraction": 2, "spectrum_image": 1}
 
     def key(item):
