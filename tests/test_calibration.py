@@ -99,3 +99,24 @@ def test_original_is_not_modified():
     ds = _scan()
     apply_calibration(ds, scan_step="2nm")
     assert ds.units == ("",) * 4 and "user_calibration" not in ds.metadata
+
+
+@pytest.mark.parametrize("value, degrees", [(12.5, 12.5), ("12.5", 12.5), ("-30deg", -30.0), ("0.5rad", 28.6479),
+                                            ("350", -10.0)])
+def test_scan_rotation_option(value, degrees):
+    ds = apply_calibration(_scan(), scan_rotation=value)
+    assert ds.scan_rotation_deg == pytest.approx(degrees, abs=1e-4)  # wrapped to [-180, 180)
+    assert ds.with_data(np.ones((3, 4, 64, 64))).scan_rotation_deg == ds.scan_rotation_deg
+
+
+@pytest.mark.parametrize("kwargs, match", [({"scan_rotation": "2nm"}, "scan_rotation"),
+                                           ({"scan_rotation": "nan"}, "scan_rotation"),
+                                           ({"scan_flip": "maybe"}, "scan_flip")])
+def test_scan_geometry_nonsense_refused(kwargs, match):
+    with pytest.raises(CalibrationError, match=match):
+        apply_calibration(_scan(), **kwargs)
+
+
+def test_scan_geometry_refused_for_an_image():
+    with pytest.raises(CalibrationError, match="no scan"):
+        apply_calibration(_image(), scan_rotation=10)

@@ -5,10 +5,15 @@ dimension (name, scale, offset, pint-valid unit, whether it navigates), a kind
 ("4dstem", "image", "video", "diffraction", "stack", "spectrum") and the instrument
 metadata. Readers produce it, analyses consume it, and the napari layer keeps its scale,
 translate, units and axis labels.
+
+The scan geometry is calibration too: ``scan_rotation_deg`` and ``scan_flip`` say how the
+scan grid sits on the detector (see :attr:`Dataset.scan_rotation_deg`). Results made with
+:meth:`Dataset.with_data` keep them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,7 +47,19 @@ class Axis:
 
 @dataclass
 class Dataset:
-    """A calibrated array: ``data`` (numpy or dask) with one :class:`Axis` per dimension."""
+    """A calibrated array: ``data`` (numpy or dask) with one :class:`Axis` per dimension.
+
+    Attributes
+    ----------
+    scan_rotation_deg : float
+        Scan rotation in degrees: the angle from the detector frame to the scan frame. A vector
+        ``(x, y)`` measured on the detector (x along columns ``kx``, y along rows ``ky``) points
+        along ``R(theta) F (x, y)`` in scan coordinates (x along ``scan_x``, y along ``scan_y``),
+        with ``R(theta) = [[cos, -sin], [sin, cos]]`` and ``F`` = diag(-1, 1) when ``scan_flip``
+        (detector columns mirrored) else the identity. 0 and False: scan and detector aligned.
+    scan_flip : bool
+        The detector image is mirrored relative to the scan (handedness change), see above.
+    """
 
     data: Any
     axes: tuple[Axis, ...]
@@ -50,9 +67,17 @@ class Dataset:
     name: str = ""
     metadata: dict = field(default_factory=dict)
     source: str | None = None
+    scan_rotation_deg: float = 0.0
+    scan_flip: bool = False
 
     def __post_init__(self):
         self.axes = tuple(self.axes)
+        rotation = float(self.scan_rotation_deg)
+        if not math.isfinite(rotation):
+            raise CalibrationError(f"Dataset {self.name!r}: scan rotation must be a finite angle in degrees, "
+                                   f"got {self.scan_rotation_deg!r}.")
+        self.scan_rotation_deg = (rotation + 180.0) % 360.0 - 180.0
+        self.scan_flip = bool(self.scan_flip)
         if len(self.axes) != self.data.ndim:
             raise ParameterError(
                 f"Dataset {self.name!r}: {len(self.axes)} axes for an array of {self.data.ndim} dimensions."
@@ -147,7 +172,14 @@ class Dataset:
             name=name or self.name,
             metadata={**self.metadata, **metadata},
             source=self.source,
+            scan_rotation_deg=self.scan_rotation_deg,
+            scan_flip=self.scan_flip,
         )
+
+    @property
+    def scan_geometry(self) -> dict:
+        """``{'scan_rotation_deg': float, 'scan_flip': bool}``: the scan geometry, for result files."""
+        return {"scan_rotation_deg": self.scan_rotation_deg, "scan_flip": self.scan_flip}
 
     def describe(self) -> str:
         """Human-readable summary: kind, shape, dtype and each axis with its calibration."""
@@ -158,6 +190,9 @@ class Dataset:
             unit = axis.units or "px (uncalibrated)"
             lines.append(f"  {axis.name:<8} {role} {axis.size:>6} x {axis.scale:.6g} {unit}"
                          + (f" offset {axis.offset:.6g}" if axis.offset else ""))
+        if self.nav_axes and self.sig_axes:
+            lines.append(f"  scan rotation {self.scan_rotation_deg:g} deg"
+                         + (", flipped (detector mirrored)" if self.scan_flip else ", not flipped"))
         return "\n".join(lines)
 
 

@@ -1,8 +1,11 @@
 """Unit strings and physical quantities: one spelling for every length and reciprocal length.
 
-Instrument files spell units many ways ("A", "Å", "1/A", "nm^-1", "µm"); stemlab keeps
-pint-valid names so napari and pint agree. ``A`` always means angstrom here (never ampere):
-an electron microscope never calibrates an image axis in amperes.
+Instrument files and the ecosystem's tools spell units many ways: "A", "Å", "\\AA", "µm",
+"um", "1/A", "A^-1", "Å⁻¹", "nm^-1", "1 / nm", and HyperSpy/pyxem's LaTeX-like "$A^{-1}$".
+:func:`normalize_unit` is the one parser for all of them; stemlab keeps pint-valid names
+(``nm``, ``angstrom``, ``1/angstrom``, ``micrometer``, ``s``, ``mrad``) so napari and pint
+agree. ``A`` always means angstrom here (never ampere): an electron microscope never
+calibrates an image axis in amperes.
 """
 
 from __future__ import annotations
@@ -41,13 +44,28 @@ _OTHERS = {
     "us": "microsecond",
     "µs": "microsecond",
     "mrad": "mrad",
+    "milliradian": "mrad",
+    "urad": "microradian",
+    "µrad": "microradian",
     "rad": "rad",
+    "radian": "rad",
     "deg": "degree",
     "degree": "degree",
     "ev": "eV",
     "kev": "keV",
 }
 _RECIPROCAL = re.compile(r"^(?:1\s*/\s*(?P<a>.+)|(?P<b>[^\s^/]+)\s*(?:\^|\*\*)\s*\(?-1\)?|(?P<c>[^\s^/]+)-1)$")
+
+# Angle units in radians (detector axes calibrated in scattering angle).
+_RADIANS = {"rad": 1.0, "mrad": 1e-3, "microradian": 1e-6}
+
+# LaTeX-like and Unicode spellings, rewritten to plain text before parsing: "$A^{-1}$" -> "A^-1".
+_REWRITES = (
+    ("\\mathring{A}", "Å"), ("\\AA", "Å"), ("\\mu ", "µ"), ("\\mu", "µ"), ("\\cdot", ""),
+    ("⁻¹", "^-1"), ("⁻", "^-"), ("¹", "1"), ("−", "-"),
+    ("\u03bc", "\u00b5"), ("A\u030a", "\u00c5"), ("\u212b", "\u00c5"),  # Greek mu, combining ring, Angstrom sign
+)
+_LATEX_WRAPPERS = re.compile(r"\\(?:mathrm|text|rm|mathit)\s*")
 
 # Length units in metres, for converting between length scales without pint.
 _METRES = {"m": 1.0, "cm": 1e-2, "mm": 1e-3, "micrometer": 1e-6, "nm": 1e-9, "angstrom": 1e-10, "pm": 1e-12}
@@ -61,7 +79,7 @@ def normalize_unit(unit: str | None) -> str:
     """
     if unit is None:
         return ""
-    text = str(unit).strip()
+    text = _plain(str(unit))
     if text.lower() in ("", "<undefined>", "undefined", "none", "px", "pixel", "pixels", "a.u.", "au"):
         return ""
     match = _RECIPROCAL.match(text)
@@ -78,6 +96,38 @@ def normalize_unit(unit: str | None) -> str:
     if other is not None:
         return other
     raise CalibrationError(f"Unknown unit {unit!r}: use a length (nm, angstrom), 1/length, s or mrad.")
+
+
+def _plain(text: str) -> str:
+    """Strip LaTeX math ($, braces, \\mathrm) and Unicode superscripts: '$\\AA^{-1}$' -> 'Å^-1'."""
+    text = _LATEX_WRAPPERS.sub("", text.strip())
+    for old, new in _REWRITES:
+        text = text.replace(old, new)
+    text = text.replace("$", "").replace("{", "").replace("}", "")
+    return re.sub(r"\s*\^\s*", "^", text).strip()
+
+
+def is_angle(unit: str) -> bool:
+    """True for angle units (normalized): 'rad', 'mrad', 'microradian'."""
+    return unit in _RADIANS
+
+
+def angle_in_radians(unit: str) -> float:
+    """Size of one ``unit`` (a normalized angle unit) in radians."""
+    try:
+        return _RADIANS[unit]
+    except KeyError:
+        raise CalibrationError(f"{unit!r} is not an angle unit.") from None
+
+
+def angle_to_reciprocal(value: float, unit: str, voltage_kv: float) -> float:
+    """Scattering angle ``value`` (``unit``: rad, mrad) as a reciprocal length in 1/angstrom.
+
+    k = 2 sin(alpha / 2) / lambda with the relativistic wavelength at ``voltage_kv``; for a
+    detector pixel (a small angle) this is alpha / lambda to better than 1e-6.
+    """
+    alpha = value * angle_in_radians(normalize_unit(unit))
+    return 2.0 * math.sin(alpha / 2.0) / electron_wavelength(voltage_kv)
 
 
 def _length_name(text: str) -> str | None:

@@ -156,6 +156,10 @@ def test_cli_classify_writes_npz(bicrystal_ds, tmp_path):
         assert z["labels"].shape == z["uncertainty"].shape == z["rotation"].shape
         assert list(z["class_names"])[0] == "fcc [100]"
         assert list(z["grid_units"]) == ["nm", "nm"]
+        # the numbering is stated in the file: labels == label_values[i] means class_names[i]
+        assert list(z["label_values"]) == list(range(1, len(z["class_names"]) + 1))
+        assert "class_names[k - 1]" in str(z["labels_convention"])
+        assert set(np.unique(z["labels"])) <= set(z["label_values"])
     assert not list(tmp_path.glob(".*partial*"))
     loose = tmp_path / "loose.npz"
     args = parser.parse_args(["classify", str(src), "--scan-step", "0.01nm", "--passes", "5", "--lattice-tolerance",

@@ -33,6 +33,25 @@ def test_info_with_calibration_options(tmp_path):
     assert "2 nm" in out and "0.0127 1/angstrom" in out
 
 
+@pytest.mark.parametrize("command", ["info", "virtual", "orient", "segment", "classify", "phasefield"])
+def test_every_command_takes_the_scan_geometry(command):
+    out = stemlab(command, "--help").stdout
+    assert "--scan-rotation" in out and "--scan-flip" in out
+
+
+def test_scan_rotation_shown_and_checked(tmp_path):
+    path = tmp_path / "scan.npy"
+    np.save(path, np.zeros((2, 3, 16, 16), np.uint8))
+    out = stemlab("info", str(path), "--scan-rotation", "-12.5", "--scan-flip").stdout
+    assert "scan rotation -12.5 deg, flipped" in out
+    bad = stemlab("info", str(path), "--scan-rotation", "2nm", check=False)
+    assert bad.returncode == 2 and "--scan-rotation" in bad.stderr and "Traceback" not in bad.stderr
+    image = tmp_path / "image.npy"
+    np.save(image, np.zeros((16, 16), np.uint8))
+    refused = stemlab("info", str(image), "--scan-rotation", "10", check=False)
+    assert refused.returncode == 2 and "no scan" in refused.stderr
+
+
 def test_bad_file_is_a_clear_error(tmp_path):
     path = tmp_path / "empty.mib"
     path.write_bytes(b"")

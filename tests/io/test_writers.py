@@ -15,7 +15,8 @@ def _scan():
     data = np.arange(3 * 4 * 6 * 6, dtype=np.uint16).reshape(3, 4, 6, 6)
     axes = (Axis("scan_y", 3, 2.0, 0, "nm", True), Axis("scan_x", 4, 2.0, 0, "nm", True),
             Axis("ky", 6, 0.05, -0.15, "1/angstrom"), Axis("kx", 6, 0.05, -0.15, "1/angstrom"))
-    return Dataset(data, axes, kind="4dstem", name="scan", metadata={"voltage_kv": 200.0})
+    return Dataset(data, axes, kind="4dstem", name="scan", metadata={"voltage_kv": 200.0}, scan_rotation_deg=-12.5,
+                   scan_flip=True)
 
 
 def _image():
@@ -35,6 +36,8 @@ def test_round_trip_with_calibration(tmp_path, suffix, make):
     assert back.units == ds.units
     assert back.scale == pytest.approx(ds.scale)
     assert [a.navigate for a in back.axes] == [a.navigate for a in ds.axes]
+    if ds.kind == "4dstem" and suffix != ".tif":  # ImageJ TIFFs hold images and videos only
+        assert back.scan_geometry == {"scan_rotation_deg": -12.5, "scan_flip": True}
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temp files left
 
 

@@ -194,6 +194,11 @@ def test_cli_orient(tmp_path, scan, capsys):
                               "--relrod", "0.025", "--device", "cpu", "-o", str(tmp_path / "out.h5")])
     assert args.func(args) == 0
     assert "relrod width 0.0250 1/A" in capsys.readouterr().out
+    args = parser.parse_args(["orient", str(tmp_path / "scan.npy"), "--phase", "Al", "--calibration", "0.0165",
+                              "--resolution", "2", "--device", "cpu", "--scan-rotation", "30", "--scan-flip",
+                              "-o", str(tmp_path / "turned.h5")])
+    assert args.func(args) == 0
+    assert "scan rotation 30 deg, flipped" in capsys.readouterr().out
     from orix import io as oio
 
     assert oio.load(tmp_path / "out.h5").shape == (3, 3)

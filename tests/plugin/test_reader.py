@@ -83,3 +83,19 @@ def test_spectrum_image_shows_energy_as_a_slider():
     shown = viewable(ds)
     assert shown.axis_labels == ("energy", "y", "x")
     assert shown.data.shape == (100, 4, 5)
+
+
+def test_layer_keeps_the_scan_geometry(small_scan):
+    """Dataset -> layer kwargs -> Dataset: the scan rotation and flip survive the trip through napari."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from stemlab.plugin.layers import layer_kwargs, layer_to_dataset
+
+    ds = replace(small_scan, scan_rotation_deg=17.5, scan_flip=True)
+    kwargs = layer_kwargs(ds)
+    layer = SimpleNamespace(data=ds.data, metadata=kwargs["metadata"], scale=kwargs["scale"],
+                            translate=kwargs["translate"], name=kwargs["name"])
+    back = layer_to_dataset(layer)
+    assert back.scan_geometry == {"scan_rotation_deg": 17.5, "scan_flip": True}
+    assert "scan rotation 17.5 deg, flipped" in back.describe()

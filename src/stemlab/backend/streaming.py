@@ -278,7 +278,8 @@ def _run_distributed(array, func, nav_shape, sig_shape, sig_bytes, budget, sched
         futures = client.compute(tasks)
         where_of = {f.key: w for f, (_, w) in zip(futures, part)}
         try:
-            for fut, res in as_completed(futures, with_results=True):
+            # the client's own loop: it need not be the default client (dask raises 'No clients found')
+            for fut, res in as_completed(futures, loop=client.loop, with_results=True):
                 where = where_of[fut.key]
                 collector.add(res, where)
                 done += math.prod(s.stop - s.start for s in where)

@@ -27,6 +27,10 @@ DEFAULT_THRESHOLD = 0.1  # bits of mutual information
 DEFAULT_LATTICE_TOLERANCE = 0.05  # relative; a lattice constant this far outside its class's range is 'unknown'
 
 
+LABELS_CONVENTION = ("labels == k means class_names[k - 1] (labels count from 1, class_names from 0); "
+                     "0 is never written (the napari Labels background)")
+
+
 @dataclass
 class ClassificationResult:
     """Maps on the window grid (rows, cols of window centres).
@@ -61,7 +65,8 @@ class ClassificationResult:
         data = getattr(self, name)
         if name == "unknown":
             data = data.astype(np.uint8)
-        meta = {"classification": {"class_names": list(self.class_names), "window_angstrom": self.window_angstrom,
+        meta = {"classification": {"class_names": list(self.class_names), "label_values": self.label_values(),
+                                   "labels_convention": LABELS_CONVENTION, "window_angstrom": self.window_angstrom,
                                    "passes": self.passes, "threshold_bits": self.threshold}}
         title = f"{source.name} {name}" if source is not None and source.name else name
         if source is not None:
@@ -108,11 +113,23 @@ class ClassificationResult:
         name = self.class_names[int(np.bincount(known).argmax()) - 1]
         return 360.0 / projection(name).rotation_symmetry
 
+    def label_values(self) -> dict:
+        """``{class name: value in labels}``: ``labels == k`` is ``class_names[k - 1]`` (1-based)."""
+        return {name: i + 1 for i, name in enumerate(self.class_names)}
+
     def arrays(self) -> dict:
-        """Everything the CLI writes: the maps, class names and the grid calibration."""
+        """Everything the CLI writes: the maps, class names and the grid calibration.
+
+        ``labels`` counts from 1 while ``class_names`` is indexed from 0: ``labels == k`` means
+        ``class_names[k - 1]`` (0 is never written: napari's Labels background). The file says
+        so itself: ``label_values[i]`` is the value of ``class_names[i]`` in ``labels`` and
+        ``labels_convention`` states the rule in words.
+        """
         out = {name: np.asarray(getattr(self, name)) for name in self.MAPS}
         out["mean_probabilities"] = self.mean_probabilities
         out["class_names"] = np.array(self.class_names)
+        out["label_values"] = np.arange(1, len(self.class_names) + 1, dtype=np.int32)
+        out["labels_convention"] = np.array(LABELS_CONVENTION)
         out["grid_scale"] = np.array([a.scale for a in self.axes])
         out["grid_offset"] = np.array([a.offset for a in self.axes])
         out["grid_units"] = np.array([a.units for a in self.axes])

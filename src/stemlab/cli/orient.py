@@ -54,4 +54,7 @@ def cmd_orient(args) -> int:
                     relrod=args.relrod, gamma=args.gamma, device=args.device, scheduler=args.scheduler,
                     progress=ProgressPrinter() if args.verbose else None, **cal)
     print(f"wrote {args.output}: {result.summary()}{' (measured)' if args.relrod == 'auto' else ''}")
+    geometry = result.scan_geometry
+    print(f"orientations in the scan frame: scan rotation {geometry['scan_rotation_deg']:g} deg"
+          f"{', flipped' if geometry['scan_flip'] else ''}")
     return 0

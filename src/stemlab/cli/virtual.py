@@ -11,11 +11,30 @@ def register(subparsers) -> None:
     p.add_argument("--detector", action="append", default=[], metavar="[NAME=]SPEC",
                    help="disk:CY,CX,R | annulus:CY,CX,RIN,ROUT | rect:Y0,X0,Y1,X1 in detector pixels; "
                         "CY,CX may be 'c' for the found direct-beam centre (repeatable)")
+    p.add_argument("--dpc-rotation", metavar="auto|DEG", type=_dpc_rotation,
+                   help="rotation of the CoM field into the scan frame for DPC/iDPC: 'auto' finds it (and the flip) "
+                        "by minimising the curl of the CoM field; a number is degrees (default: --scan-rotation, "
+                        "else the file's, else 0)")
     p.add_argument("--scheduler", help="dask.distributed scheduler address, e.g. tcp://host:8786")
     p.add_argument("-o", "--output", required=True, help="output .npz (or a folder of .tif)")
     p.add_argument("-v", "--verbose", action="store_true", help="show progress")
     add_calibration_options(p)
     p.set_defaults(func=cmd_virtual)
+
+
+def _dpc_rotation(text: str):
+    """--dpc-rotation: 'auto' or an angle in degrees."""
+    import argparse
+
+    from ..calibration import parse_scan_rotation
+    from ..errors import CalibrationError
+
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return parse_scan_rotation(text, "--dpc-rotation")
+    except CalibrationError as error:
+        raise argparse.ArgumentTypeError(f"{error} Or give 'auto' to find it from the data.") from None
 
 
 def cmd_virtual(args) -> int:
@@ -30,8 +49,27 @@ def cmd_virtual(args) -> int:
     centre = None
     if any(":c" in spec or ",c" in spec for _, _, spec in specs):
         centre = find_direct_beam(ds, scheduler=args.scheduler, progress=progress)
-    detectors = {name or f"D{i}": parse_detector(spec, centre.median if centre is not None else None) for i, (name, _, spec) in enumerate(specs)}
-    results = explore(ds, detectors, centre=centre, scheduler=args.scheduler, progress=progress)
+    detectors = {name or f"D{i}": parse_detector(spec, centre.median if centre is not None else None)
+                 for i, (name, _, spec) in enumerate(specs)}
+    flip = "auto" if args.dpc_rotation == "auto" and args.scan_flip is None else args.scan_flip
+    results = explore(ds, detectors, centre=centre, dpc_rotation=args.dpc_rotation, dpc_flip=flip,
+                      scheduler=args.scheduler, progress=progress)
+    phase = results.pop("iDPC phase", None)
+    if phase is not None:  # the .npz names of the iDPC map and the rotation it was integrated with
+        import numpy as np
+
+        meta = phase.metadata
+        results.update(idpc=phase, dpc_rotation_deg=np.array(meta["dpc_rotation_deg"]),
+                       dpc_flip=np.array(bool(meta["dpc_flip"])))
+        how = "found by minimising the CoM curl" if args.dpc_rotation == "auto" else "as given"
+        curl = f", residual curl {meta['dpc_curl_fraction']:.1%}" if "dpc_curl_fraction" in meta else ""
+        print(f"DPC rotation {meta['dpc_rotation_deg']:.2f} deg, {'flipped' if meta['dpc_flip'] else 'not flipped'} "
+              f"({how}{curl})")
+    elif args.dpc_rotation is not None:
+        from ..errors import CalibrationError
+
+        raise CalibrationError(f"--dpc-rotation: {args.input} needs a calibrated detector (1/length) and a 2D scan "
+                               "with a length step for iDPC: give --calibration and --scan-step.")
     results.save(args.output)
     print(f"wrote {results.summary()} to {args.output}")
     return 0

@@ -39,8 +39,9 @@ class ExploreResult(dict):
         return ", ".join(self)
 
 
-def explore(ds: Dataset, detectors: dict, *, centre: Any = None, scheduler: Any = None,
-            progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> ExploreResult:
+def explore(ds: Dataset, detectors: dict, *, centre: Any = None, dpc_rotation: Any = None, dpc_flip: Any = None,
+            scheduler: Any = None, progress: Optional[ProgressCallback] = None,
+            cancel: Optional[CancelToken] = None) -> ExploreResult:
     """Virtual detector images, centre of mass, DPC, iDPC and the mean and max pattern of a
     4D-STEM Dataset, all in one pass over the data.
 
@@ -55,6 +56,13 @@ def explore(ds: Dataset, detectors: dict, *, centre: Any = None, scheduler: Any 
     centre : BeamCentres, optional
         From :func:`stemlab.diffraction.find_direct_beam`: the centre of mass is then measured
         from the fitted descan at each position (else from its mean).
+    dpc_rotation : float or 'auto', optional
+        Rotation (degrees) that turns the detector-frame CoM into the scan frame before DPC and
+        iDPC; 'auto' finds it by minimising the curl of the CoM field
+        (:func:`stemlab.diffraction.find_dpc_rotation`); None uses the dataset's scan rotation.
+    dpc_flip : bool or 'auto', optional
+        The detector is mirrored relative to the scan. The DPC Datasets record what was used in
+        ``metadata['dpc_rotation_deg']`` and ``metadata['dpc_flip']``.
     scheduler : str or dask.distributed.Client, optional
         A dask.distributed scheduler address (e.g. 'tcp://host:8786') to run on; None: local threads.
     progress : callable, optional
@@ -89,7 +97,7 @@ def explore(ds: Dataset, detectors: dict, *, centre: Any = None, scheduler: Any 
     reference = None
     if centre is not None:
         reference = (centre.fitted[..., 0], centre.fitted[..., 1])
-    com = com_results(ds, raw["com_y"], raw["com_x"], reference=reference)
+    com = com_results(ds, raw["com_y"], raw["com_x"], reference=reference, rotation=dpc_rotation, flip=dpc_flip)
     for key, name in COM_NAMES.items():
         if key in com:
             results[name] = replace(com[key], name=name)

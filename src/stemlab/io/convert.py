@@ -14,8 +14,10 @@ from pathlib import Path
 
 from ..dataset import Axis, Dataset
 from ..errors import CalibrationError
-from ..units import is_reciprocal, normalize_unit
+from ..units import is_angle, is_reciprocal, normalize_unit
+from ..calibration import angular_detector_to_reciprocal, detector_aspect_note
 from . import fixups
+from .fixups import scan_geometry
 
 # Formats whose signal is always a detector (diffraction) frame.
 DETECTOR_FORMATS = {"mib", "blockfile", "empad", "tvips", "topspin"}
@@ -38,6 +40,9 @@ def signal_to_dataset(signal: dict, *, fmt: str, path: Path, name: str = "") -> 
         notes += more
     for axis in raw_axes:
         notes += _clean_units(axis)
+    flips = tuple(slice(None, None, -1) if a.pop("flipped", False) else slice(None) for a in raw_axes)
+    if any(f.step == -1 for f in flips):
+        data = data[flips]  # lazy for dask (a reversed view for numpy)
 
     nav = [a for a in raw_axes if a.get("navigate")]
     sig = [a for a in raw_axes if not a.get("navigate")]
@@ -64,7 +69,16 @@ def signal_to_dataset(signal: dict, *, fmt: str, path: Path, name: str = "") -> 
     voltage = voltage_kv(metadata, original)
     if voltage:
         md["voltage_kv"] = voltage
-    return Dataset(data=data, axes=axes, kind=kind, name=title, metadata=md, source=str(path))
+    geometry = scan_geometry(original) if any(a.navigate for a in axes) else None
+    if geometry:
+        notes.append(f"scan rotation {geometry['scan_rotation_deg']:g} deg read from the file header")
+    ds = Dataset(data=data, axes=axes, kind=kind, name=title, metadata=md, source=str(path), **(geometry or {}))
+    ds = angular_detector_to_reciprocal(ds)
+    aspect = detector_aspect_note(ds)
+    if aspect:
+        warnings.warn(f"{path.name}: {aspect}.", stacklevel=4)
+        notes.append(aspect)
+    return ds
 
 
 def _clean_units(axis: dict) -> list[str]:
@@ -82,9 +96,12 @@ def _clean_units(axis: dict) -> list[str]:
     if not math.isfinite(scale) or scale == 0:
         notes.append(f"axis {axis.get('name', '')!r}: invalid scale {scale}; using pixels")
         scale, offset, units = 1.0, 0.0, ""
-    elif scale < 0:  # a flipped axis: napari needs a positive scale; keep the flip as a note
-        notes.append(f"axis {axis.get('name', '')!r}: negative scale {scale} stored; using its magnitude")
-        scale = -scale
+    elif scale < 0:  # coordinates run backwards: reverse the axis so index and coordinate grow together
+        size = int(axis.get("size", 1))
+        notes.append(f"axis {axis.get('name', '')!r}: negative scale {scale} stored; the axis was reversed "
+                     f"(scale {-scale:g}, coordinates unchanged)")
+        offset, scale = offset + (size - 1) * scale, -scale
+        axis["flipped"] = True
     if units in _TIME_UNITS and units != "s":
         scale, offset, units = scale * _TIME_UNITS[units], offset * _TIME_UNITS[units], "s"
     axis.update(units=units, scale=scale, offset=offset if math.isfinite(offset) else 0.0)
@@ -110,7 +127,7 @@ def _kind_and_names(nav: list[dict], sig: list[dict], *, fmt: str, signal_type: 
     diffraction = (
         fmt in DETECTOR_FORMATS
         or "diffraction" in signal_type
-        or any(is_reciprocal(a.get("units", "")) for a in sig)
+        or any(is_reciprocal(a.get("units", "")) or is_angle(a.get("units", "")) for a in sig)
         or (len(sig) == 2 and len(nav) >= 2 and not any(a.get("units") in ("nm", "angstrom", "pm") for a in sig)
             and "image" not in signal_type)
     )

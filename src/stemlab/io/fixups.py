@@ -79,3 +79,30 @@ def assume_nm(axes: list[dict]) -> list[str]:
             continue
         notes.append(f"axis {axis.get('name', '?')}: scale {scale:g} stored without units, assumed nm")
     return notes
+
+
+def scan_geometry(original: dict) -> dict | None:
+    """Scan rotation from the file header, as Dataset fields (None when the file records none).
+
+    NanoMegas blockfiles store ``Scan_rotation`` in hundredths of a degree (rsciio maps it to
+    ``Acquisition_instrument.TEM.rotation`` the same way) and ``DP_rotation``, the rotation of
+    the recorded pattern, in the same unit; the scan rotation relative to the detector is their
+    difference. No instrument header records a scan flip; stemlab's own ``.hspy`` files keep
+    both under ``original_metadata['stemlab']``.
+    """
+    if not isinstance(original, dict):
+        return None
+    own = original.get("stemlab")  # written by stemlab's own .hspy writer
+    if isinstance(own, dict) and "scan_rotation_deg" in own:
+        return {"scan_rotation_deg": float(own["scan_rotation_deg"]), "scan_flip": bool(own.get("scan_flip"))}
+    header = original.get("blockfile_header")
+    if not isinstance(header, dict) or "Scan_rotation" not in header:
+        return None
+    try:
+        scan = float(header["Scan_rotation"]) / 100.0
+        pattern = float(header.get("DP_rotation", 0) or 0) / 100.0
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(scan) and math.isfinite(pattern)) or scan == pattern:
+        return None
+    return {"scan_rotation_deg": scan - pattern}

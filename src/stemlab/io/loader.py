@@ -20,7 +20,7 @@ _PLAIN = {"npy", "npz", "zarr", "tiff"}
 
 
 def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_length=None,
-         detector_pixel=None, voltage=None) -> list[Dataset]:
+         detector_pixel=None, voltage=None, scan_rotation=None, scan_flip=None) -> list[Dataset]:
     """Read every usable signal of an instrument or plain file as calibrated Datasets.
 
     Parameters
@@ -40,6 +40,11 @@ def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_le
         Physical detector pixel size (float in m, or e.g. '55um').
     voltage : float or str, optional
         Accelerating voltage, kV (e.g. 200 or '200kV').
+    scan_rotation : float or str, optional
+        Scan rotation, degrees: the angle from the detector frame to the scan frame
+        (:attr:`stemlab.Dataset.scan_rotation_deg`); replaces the file header's.
+    scan_flip : bool, optional
+        The detector image is mirrored relative to the scan.
 
     The calibration options fill in what the file lacks and override what it has
     (:func:`stemlab.calibration.apply_calibration`).
@@ -65,7 +70,7 @@ def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_le
     else:
         datasets = _read_instrument(path, fmt, lazy)
     options = dict(scan_step=scan_step, calibration=calibration, camera_length=camera_length,
-                   detector_pixel=detector_pixel, voltage=voltage)
+                   detector_pixel=detector_pixel, voltage=voltage, scan_rotation=scan_rotation, scan_flip=scan_flip)
     if any(v is not None for v in options.values()):
         datasets = _apply_options(datasets, options, path)
     if not lazy:
@@ -74,12 +79,12 @@ def load(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_le
 
 
 def load_one(path, *, lazy: bool = True, scan_step=None, calibration=None, camera_length=None,
-             detector_pixel=None, voltage=None) -> Dataset:
+             detector_pixel=None, voltage=None, scan_rotation=None, scan_flip=None) -> Dataset:
     """The main signal of a file as one calibrated Dataset.
 
     Parameters
     ----------
-    path, lazy, scan_step, calibration, camera_length, detector_pixel, voltage
+    path, lazy, scan_step, calibration, camera_length, detector_pixel, voltage, scan_rotation, scan_flip
         As for :func:`load`.
 
     Returns
@@ -94,7 +99,7 @@ def load_one(path, *, lazy: bool = True, scan_step=None, calibration=None, camer
     >>> image = stemlab.load_one("haadf.emd", scan_step="0.02nm")  # doctest: +SKIP
     """
     datasets = load(path, lazy=lazy, scan_step=scan_step, calibration=calibration, camera_length=camera_length,
-                    detector_pixel=detector_pixel, voltage=voltage)
+                    detector_pixel=detector_pixel, voltage=voltage, scan_rotation=scan_rotation, scan_flip=scan_flip)
     rank = {"4dstem": 6, "video": 5, "stack": 4, "image": 3, "diffraction": 2, "spectrum_image": 1}
 
     def key(item):
@@ -220,6 +225,9 @@ def _apply_options(datasets: list[Dataset], options: dict, path: Path) -> list[D
     wants_k = options["calibration"] is not None or options["camera_length"] is not None
     if wants_k and "reciprocal_pixel" not in used:
         raise CalibrationError(f"calibration: {path.name} has no diffraction patterns (ky, kx axes) to calibrate.")
+    geometry = options["scan_rotation"] is not None or options["scan_flip"] is not None
+    if geometry and not ({"scan_rotation_deg", "scan_flip"} & used):
+        raise CalibrationError(f"scan rotation/flip: {path.name} holds no scan (4D-STEM) to set them on.")
     return out
 
 

@@ -26,6 +26,7 @@ def dataset_from_array(data, path: Path, fmt: str, calibration: dict | None = No
     kind, names, navigate = default_layout(data.ndim)
     axes = [Axis(n, int(s), navigate=nav) for n, s, nav in zip(names, data.shape, navigate)]
     name, metadata = path.stem, {"format": fmt, "notes": []}
+    geometry: dict = {}
     if calibration:
         try:
             stored = calibration["axes"]
@@ -39,9 +40,12 @@ def dataset_from_array(data, path: Path, fmt: str, calibration: dict | None = No
             metadata.update(calibration.get("metadata") or {})
             if calibration.get("voltage_kv"):
                 metadata["voltage_kv"] = float(calibration["voltage_kv"])
+            geometry = {"scan_rotation_deg": float(calibration.get("scan_rotation_deg", 0.0)),
+                        "scan_flip": bool(calibration.get("scan_flip", False))}
         except (KeyError, TypeError, ValueError) as error:
             metadata["notes"].append(f"stored calibration ignored ({error})")
-    return Dataset(data=data, axes=tuple(axes), kind=kind, name=name, metadata=metadata, source=str(path))
+    return Dataset(data=data, axes=tuple(axes), kind=kind, name=name, metadata=metadata, source=str(path),
+                   **geometry)
 
 
 class MemmapArray:

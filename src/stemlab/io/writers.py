@@ -67,7 +67,7 @@ def _remove(tmp: Path) -> None:
 
 
 def calibration_record(ds: Dataset) -> dict:
-    """JSON-safe description of the axes, kind, name and voltage (what plain formats store)."""
+    """JSON-safe description of the axes, kind, name, voltage and scan geometry (what plain formats store)."""
     record = {
         "kind": ds.kind,
         "name": ds.name,
@@ -76,6 +76,8 @@ def calibration_record(ds: Dataset) -> dict:
     }
     if ds.metadata.get("voltage_kv"):
         record["voltage_kv"] = float(ds.metadata["voltage_kv"])
+    if ds.nav_axes or ds.scan_rotation_deg or ds.scan_flip:  # scans and the maps made from them
+        record.update(ds.scan_geometry)
     return record
 
 
@@ -156,7 +158,7 @@ def _write_hspy(ds: Dataset, tmp: Path) -> None:
         "metadata": {"General": {"title": ds.name}, "Signal": {"signal_type": signal_type},
                      **({"Acquisition_instrument": {"TEM": {"beam_energy": ds.metadata["voltage_kv"]}}}
                         if ds.metadata.get("voltage_kv") else {})},
-        "original_metadata": {},
+        "original_metadata": {"stemlab": ds.scan_geometry} if ds.nav_axes else {},
         "tmp_parameters": {},
         "attributes": {"_lazy": ds.is_lazy},
         "package_info": {"name": "stemlab", "version": _version()},
@@ -173,17 +175,25 @@ def _version() -> str:
 
 
 def save_results(results: dict, output) -> Path:
-    """Write named results (Datasets or arrays): one .npz (arrays + JSON 'calibration' per name),
-    or, for any other path, a folder with one calibrated .tif per name."""
+    """Write named results (Datasets, arrays or scalars): one .npz (arrays + JSON 'calibration' per
+    name, scalars as 0-d arrays), or, for any other path, a folder with one calibrated .tif per
+    name and the scalars in ``values.json``."""
     output = Path(output)
-    items = {name: value if isinstance(value, Dataset) else as_dataset(np.asarray(value), name=name) for name, value in results.items()}
+    scalars = {name: np.asarray(v).item() for name, v in results.items()
+               if not isinstance(v, Dataset) and np.ndim(v) == 0}
+    items = {name: value if isinstance(value, Dataset) else as_dataset(np.asarray(value), name=name)
+             for name, value in results.items() if name not in scalars}
     if output.suffix.lower() == ".npz":
         with atomic_write(output) as tmp, open(tmp, "wb") as fh:
             arrays = {name: np.asarray(ds.data) for name, ds in items.items()}
             calibration = {name: calibration_record(ds) for name, ds in items.items()}
-            np.savez(fh, **arrays, calibration=np.array(json.dumps(calibration)))
+            np.savez(fh, **arrays, **{k: np.array(v) for k, v in scalars.items()},
+                     calibration=np.array(json.dumps(calibration)))
         return output
     output.mkdir(parents=True, exist_ok=True)
     for name, ds in items.items():
         save_dataset(ds, output / f"{name}.tif")
+    if scalars:
+        with atomic_write(output / "values.json") as tmp:
+            tmp.write_text(json.dumps(scalars, indent=1))
     return output

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import CalibrationError, ParameterError
+from ..errors import ParameterError
 from .matching import Matcher, MatchSettings
 
 
@@ -112,7 +112,7 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     """
     from ..backend.progress import steps
     from ..backend.streaming import stream_reduce
-    from ..calibration import parse_reciprocal, parse_voltage
+    from ..calibration import parse_reciprocal, parse_voltage, reciprocal_pixel, square_detector_pixels
     from ..dataset import Dataset, as_dataset
     from ..units import convert
     from .library import build_library
@@ -127,11 +127,9 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     if len(sig) != 2:
         raise ParameterError(f"Dataset {data.name!r} has {len(sig)} signal axes; orientation mapping needs 2 (ky, kx).")
     if calibration is None:
-        if sig[-1].units.startswith("1/"):
-            calibration = convert(sig[-1].scale, sig[-1].units, "1/angstrom")
-        else:
-            raise CalibrationError(f"Dataset {data.name!r} has no reciprocal calibration: give calibration= "
-                                   "(reciprocal pixel size, e.g. 0.0165 for 1/angstrom per px, or '0.165 1/nm').")
+        data = square_detector_pixels(data)  # one reciprocal pixel size from here on
+        sig = data.sig_axes
+        calibration = reciprocal_pixel(data)  # names --voltage for mrad, --calibration when uncalibrated
     elif not isinstance(calibration, (int, float)):
         value, unit = parse_reciprocal(calibration)
         calibration = convert(value, unit, "1/angstrom")
@@ -187,4 +185,4 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     if not data.nav_axes:
         out = {k: v[0] for k, v in out.items()}
     return OrientationResult(dataset_axes=data.nav_axes, library=library, settings=st, arrays=out,
-                             voltage_kv=voltage, name=data.name)
+                             voltage_kv=voltage, name=data.name, metadata=dict(data.scan_geometry))

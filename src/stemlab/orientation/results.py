@@ -1,10 +1,18 @@
 """Orientation-mapping results: maps as Datasets, IPF colours, orix CrystalMap, .h5 / .ang export.
 
 Orientation convention: ``rotation`` holds crystal->lab matrices R (v_lab = R @ v_crystal);
-lab x = detector columns, lab y = detector rows, z = beam direction. orix orientations map
-sample (lab) to crystal, so the CrystalMap holds ``Rotation.from_matrix(R.T)``.
+lab x = detector columns, lab y = detector rows, z = beam direction. The sample frame is the
+scan's: x along ``scan_x``, y along ``scan_y``; the scan rotation and flip of the dataset
+(:attr:`stemlab.Dataset.scan_rotation_deg`) turn lab into sample vectors,
+v_sample = M @ v_lab with M = [[R2(theta) F, 0], [0, det F]], F = diag(-1, 1) when flipped
+(then z points against the beam, so the sample frame stays right-handed). Everything that
+leaves this module (orientations, IPF-x/y/z colours, the CrystalMap, .h5 / .ang files) is in
+the sample frame; orix orientations map sample to crystal, so the CrystalMap holds
+``Rotation.from_matrix((M R).T)``.
 Navigation shapes: a 2D scan maps to the CrystalMap's rows/columns; one navigation axis
-becomes one row; leading axes of a series of scans are stacked as extra rows.
+becomes one row; leading axes of a series of scans are stacked as extra rows. Positions are
+the scan's calibrated coordinates (offset + index x step): in the scan's unit in the
+CrystalMap and ``.h5``, in micrometres in ``.ang`` (the unit every .ang reader assumes).
 """
 
 from __future__ import annotations
@@ -41,21 +49,40 @@ class OrientationResult:
 
     @property
     def rotations(self) -> np.ndarray:
-        """Crystal->lab rotation matrices, nav_shape + (3, 3)."""
+        """Crystal->lab (detector frame) rotation matrices, nav_shape + (3, 3)."""
         return self.arrays["rotation"].reshape(self.nav_shape + (3, 3)).astype(np.float64)
 
+    @property
+    def scan_geometry(self) -> dict:
+        """``{'scan_rotation_deg', 'scan_flip'}`` of the indexed dataset (0 and False when unknown)."""
+        return {"scan_rotation_deg": float(self.metadata.get("scan_rotation_deg", 0.0)),
+                "scan_flip": bool(self.metadata.get("scan_flip", False))}
+
+    def lab_to_sample(self) -> np.ndarray:
+        """The proper rotation M (3, 3) taking lab (detector-frame) vectors to the sample (scan) frame."""
+        geometry = self.scan_geometry
+        theta = np.radians(geometry["scan_rotation_deg"])
+        c, s = np.cos(theta), np.sin(theta)
+        flip = -1.0 if geometry["scan_flip"] else 1.0
+        return np.array([[c * flip, -s, 0.0], [s * flip, c, 0.0], [0.0, 0.0, flip]])
+
+    @property
+    def sample_rotations(self) -> np.ndarray:
+        """Crystal->sample rotation matrices M @ R, nav_shape + (3, 3): what exports and IPF maps use."""
+        return np.einsum("ij,...jk->...ik", self.lab_to_sample(), self.rotations)
+
     def orientations(self, phase: int | None = None):
-        """orix Orientation of every position (symmetry of ``phase``, default the first)."""
+        """orix Orientation (sample to crystal) of every position (symmetry of ``phase``, default the first)."""
         from orix.quaternion import Orientation
 
         ph = self.library.phases[phase or 0]
         sym = ph.orix_phase().point_group
-        R = self.rotations.reshape(-1, 3, 3)
+        R = self.sample_rotations.reshape(-1, 3, 3)
         return Orientation.from_matrix(np.transpose(R, (0, 2, 1)), symmetry=sym)
 
     # -- colours and maps ------------------------------------------------------------------
     def ipf_rgb(self, direction: str = "z") -> np.ndarray:
-        """IPF colours (orix's TSL key of each phase's point group) of lab ``direction`` x, y or z."""
+        """IPF colours (orix's TSL key of each phase's point group) of sample ``direction`` x, y or z."""
         from orix.plot import IPFColorKeyTSL
         from orix.quaternion import Orientation
         from orix.vector import Vector3d
@@ -63,7 +90,7 @@ class OrientationResult:
         vec = {"x": Vector3d.xvector(), "y": Vector3d.yvector(), "z": Vector3d.zvector()}.get(direction)
         if vec is None:
             raise ParameterError(f"IPF direction {direction!r}: use 'x', 'y' or 'z'.")
-        R = self.rotations.reshape(-1, 3, 3)
+        R = self.sample_rotations.reshape(-1, 3, 3)
         phase = self.arrays["phase"].reshape(-1)
         rgb = np.zeros((len(R), 3))
         for p, ph in enumerate(self.library.phases):
@@ -85,7 +112,7 @@ class OrientationResult:
         orientation_reliability, phase_reliability."""
         axes = self._axes()
         out = {}
-        meta = {"phase_names": self.phase_names}
+        meta = {"phase_names": self.phase_names, **self.scan_geometry}
         phase = self.arrays["phase"].astype(np.int32) + 1  # 0 = background in napari Labels
         out["phase"] = Dataset(phase, axes, kind="image" if len(axes) == 2 else "stack", name="phase", metadata=meta)
         for d in "xyz":
@@ -99,11 +126,18 @@ class OrientationResult:
         return out
 
     # -- orix export -------------------------------------------------------------------------
-    def crystal_map(self):
-        """orix CrystalMap with phases, orientations and properties 'correlation',
-        'orientation_reliability', 'phase_reliability' (and 'ci' = correlation for .ang)."""
+    def crystal_map(self, unit: str | None = None, *, offsets: bool = True):
+        """orix CrystalMap with phases, orientations (sample frame) and properties 'correlation',
+        'orientation_reliability', 'phase_reliability'.
+
+        Positions x, y are the scan's coordinates (offset + index x step) in ``unit`` (a length
+        such as 'um'; default the scan's own unit, 'px' when uncalibrated); ``offsets=False``
+        starts them at 0 (what orix's .ang writer needs: it indexes the map from 0).
+        """
         from orix.crystal_map import CrystalMap, PhaseList
         from orix.quaternion import Rotation
+
+        from ..units import convert, normalize_unit
 
         shape = self.nav_shape
         if len(shape) == 0:
@@ -113,14 +147,21 @@ class OrientationResult:
         else:
             shape2 = (int(np.prod(shape[:-1])), shape[-1])
         axes = self._axes()
-        step_y = axes[-2].scale if len(axes) >= 2 else 1.0
-        step_x = axes[-1].scale if len(axes) >= 1 else 1.0
-        y0 = axes[-2].offset if len(axes) >= 2 else 0.0
-        x0 = axes[-1].offset if len(axes) >= 1 else 0.0
-        unit = (axes[-1].units if axes else "") or "px"
+        ax_y = axes[-2] if len(axes) >= 2 else Axis("y", 1)
+        ax_x = axes[-1] if len(axes) >= 1 else Axis("x", 1)
+        own = ax_x.units or "px"
+        factor = 1.0
+        if unit is not None and normalize_unit(unit) != normalize_unit(ax_x.units):
+            if not ax_x.units:
+                raise ParameterError(f"The scan of {self.name!r} is uncalibrated: positions cannot be given in "
+                                     f"{unit}; set the scan step (--scan-step, scan_step=).")
+            factor = convert(1.0, ax_x.units, unit)
+            own = {"micrometer": "um"}.get(normalize_unit(unit), normalize_unit(unit))
         ny, nx = shape2
         yy, xx = np.mgrid[0:ny, 0:nx]
-        R = self.rotations.reshape(-1, 3, 3)
+        x = (ax_x.offset * offsets + xx * ax_x.scale) * factor
+        y = (ax_y.offset * offsets + yy * ax_y.scale) * factor
+        R = self.sample_rotations.reshape(-1, 3, 3)
         rot = Rotation.from_matrix(np.transpose(R, (0, 2, 1)))
         phases = PhaseList(phases=[p.orix_phase() for p in self.library.phases],
                            ids=list(range(len(self.library.phases))))
@@ -128,8 +169,8 @@ class OrientationResult:
                 "orientation_reliability": self.arrays["orientation_reliability"].reshape(-1).astype(np.float64),
                 "phase_reliability": self.arrays["phase_reliability"].reshape(-1).astype(np.float64)}
         return CrystalMap(rotations=rot, phase_id=self.arrays["phase"].reshape(-1).astype(int),
-                          x=(x0 + xx * step_x).ravel().astype(float), y=(y0 + yy * step_y).ravel().astype(float),
-                          phase_list=phases, prop=prop, scan_unit=unit)
+                          x=x.ravel().astype(float), y=y.ravel().astype(float),
+                          phase_list=phases, prop=prop, scan_unit=own)
 
     def summary(self) -> str:
         """Patterns, phase shares, median correlation and the library's relrod width, in one line."""
@@ -139,8 +180,10 @@ class OrientationResult:
                 f"relrod width {self.library.params['s_width']:.4f} 1/A")
 
     def save(self, path) -> Path:
-        """Write the result atomically: ``.h5`` (orix HDF5 CrystalMap) or ``.ang`` (EDAX TSL, for
-        MTEX/OIM; CI = correlation), or ``.npz`` (the :meth:`datasets` maps with their calibration)."""
+        """Write the CrystalMap: ``.h5`` (orix HDF5, positions in the scan's unit) or ``.ang`` (EDAX TSL,
+        for MTEX/OIM; positions and steps in micrometres; CI = correlation), atomically (a failed
+        write leaves nothing), or ``.npz`` (the :meth:`datasets` maps with their calibration). ``.h5``
+        and ``.ang`` keep the scan offsets; orientations are in the sample frame."""
         from orix import io as oio
 
         from ..io.writers import atomic_write
@@ -152,11 +195,44 @@ class OrientationResult:
             return save_datasets(self.datasets(), path)
         if ext not in (".h5", ".hdf5", ".ang"):
             raise ParameterError(f"Cannot write {path}: orientation maps are saved as .h5 (orix), .ang or .npz.")
-        xmap = self.crystal_map()
+        calibrated = bool(self._axes()) and bool(self._axes()[-1].units)
         with atomic_write(path) as tmp:
             if ext == ".ang":
+                unit = "um" if calibrated else None
+                xmap = self.crystal_map(unit, offsets=False)
                 oio.save(str(tmp), xmap, confidence_index_prop="correlation", image_quality_prop="orientation_reliability",
                          extra_prop=["phase_reliability"])
+                placed = self.crystal_map(unit)
+                _ang_positions(tmp, placed.x, placed.y, xmap.dx, xmap.dy)
             else:
-                oio.save(str(tmp), xmap)
+                oio.save(str(tmp), self.crystal_map())
         return path
+
+
+def _ang_positions(path: Path, x, y, dx: float, dy: float) -> None:
+    """Put the map's own x, y (offsets included) and exact steps into an .ang that orix wrote.
+
+    orix's writer renumbers x, y from 0 with 5 decimals (10 pm in micrometres: too coarse for
+    sub-nm scans); columns 4 and 5 and the XSTEP/YSTEP header lines are rewritten here.
+    """
+    lines = path.read_text().splitlines()
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    out, i = [], 0
+    for line in lines:
+        if line.startswith("#"):
+            key = line[1:].strip().split(":")[0]
+            if key in ("XSTEP", "YSTEP"):
+                step = dx if key == "XSTEP" else dy
+                line = f"# {key}: {float(step):.9g}"
+            out.append(line)
+            continue
+        cols = line.split()
+        if len(cols) < 5:
+            out.append(line)
+            continue
+        cols[3], cols[4] = f"{x[i]:.9g}", f"{y[i]:.9g}"
+        out.append("  ".join(cols))
+        i += 1
+    if i != x.size:
+        raise ParameterError(f"Writing {path.name}: {i} data rows for {x.size} map points.")
+    path.write_text("\n".join(out) + "\n")

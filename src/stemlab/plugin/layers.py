@@ -37,7 +37,8 @@ def layer_kwargs(ds: Dataset, **extra) -> dict:
         "axis_labels": ds.axis_labels,
         "metadata": {
             **ds.metadata,
-            META_KEY: {"kind": ds.kind, "axes": [asdict(a) for a in ds.axes], "source": ds.source},
+            META_KEY: {"kind": ds.kind, "axes": [asdict(a) for a in ds.axes], "source": ds.source,
+                       **ds.scan_geometry},
         },
     }
     if ds.is_lazy or ds.data.ndim > 3:
@@ -109,7 +110,8 @@ def layer_to_dataset(layer) -> Dataset:
         axes = [Axis(a.name, a.size, float(s), float(t), a.units, a.navigate)
                 for a, s, t in zip(axes, layer.scale, layer.translate)]
         return Dataset(data, axes, kind=info["kind"], name=layer.name,
-                       metadata={k: v for k, v in layer.metadata.items() if k != META_KEY}, source=info.get("source"))
+                       metadata={k: v for k, v in layer.metadata.items() if k != META_KEY}, source=info.get("source"),
+                       scan_rotation_deg=info.get("scan_rotation_deg", 0.0), scan_flip=info.get("scan_flip", False))
     return _guess_dataset(layer)
 
 
