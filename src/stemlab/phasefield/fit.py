@@ -33,6 +33,7 @@ from ..dataset import Axis, Dataset
 from ..errors import Cancelled, ParameterError
 from .operators import (PARAM_NAMES, Propagator, normal_equations, normalize_model, solve_theta,
                         trapezoid_design)
+from .quality import verdict
 
 CHI2_MEDIAN_1DOF = 0.454936  # median of a chi-square variable with one degree of freedom
 
@@ -743,54 +744,16 @@ def _fit(dataset, model: str = "allen-cahn", *, steps: int = 1500, downsample: i
     structure, unexplained = _residual_structure(y, denoised, mask, gain if poisson else None, scale_I,
                                                  static=static_img)
     significance = _dynamics_significance(y, denoised, mask, gain, poisson, n_free=n_seg * (ny // d) * (nx // d) + ny * nx)
-    reasons, uncertain = [], []
-    for name in ("M*kappa", "M*W", "interface_width") + (("M*dG",) if model == "allen-cahn" else ()):
-        value = derived[name]
-        rel = stderr[name] / abs(value) if value and np.isfinite(value) else float("inf")
-        if not np.isfinite(rel) or rel > 0.1:
-            uncertain.append(name)
+    at_floor = [PARAM_NAMES[j] for j in (0, 1) if theta[j] <= 1e-8]
+    judged = verdict(model, contrast_snr=contrast_snr, both_phases=both_phases, significance=significance,
+                     structure=structure, unexplained=unexplained, chi2=chi2, pde_r2=pde_r2,
+                     driving_force=derived["dG/W"], at_floor=at_floor, derived=derived, stderr=stderr)
     if not fit_dG or model == "cahn-hilliard":
         for name in ("M*dG", "dG/W", "front_velocity"):
             if name in stderr:
                 stderr[name] = 0.0
-    at_floor = [PARAM_NAMES[j] for j in (0, 1) if theta[j] <= 1e-8]
-    if contrast_snr < 1.0:
-        reasons.append(f"the two phases are not distinguishable above the noise (contrast-to-noise "
-                       f"{contrast_snr:.2f} per grid point per frame)")
-    if not both_phases:
-        reasons.append("the order parameter never shows two phases side by side")
-    if significance < 5:
-        reasons.append(f"no significant change over time beyond a static image (significance {significance:.1f} "
-                       "sigma; needs > 5)")
-    if structure > 1.5 and unexplained > 0.05:
-        reasons.append(f"the residual of the {model} fit has structure (smoothed residual variance "
-                       f"{structure:.2f} times that of white shot noise, {100 * unexplained:.0f} % of the "
-                       "change in the video unexplained; a good fit gives ~1 and < 5 %): the video "
-                       "does not follow this equation")
-    if chi2 > 1.5:
-        reasons.append(f"the data misfit is {chi2:.2f} times the shot noise (reduced chi^2 should be ~1)")
-    if pde_r2 < 0.8:
-        reasons.append(f"the {model} equation explains only {100 * max(pde_r2, 0):.0f} % of the frame-to-frame "
-                       "change of the order parameter (a good fit explains > 80 %)")
-    bound = abs(derived["dG/W"]) > 0.3
-    if bound:
-        reasons.append("the driving force sits at the limit where a phase stops being metastable")
-    if at_floor:
-        reasons.append(f"{', '.join(at_floor)} hit zero: the dynamics do not look like {model}")
-    for name in ("M*kappa", "M*W"):
-        value = derived[name]
-        if value > 0 and stderr[name] / value > 0.3 and not at_floor:
-            reasons.append(f"{name} is undetermined (relative uncertainty {100 * stderr[name] / value:.0f} %)")
-    poor = bool(reasons)
     quality = {
-        "poor_fit": poor,
-        "message": ("Poor fit: " + "; ".join(reasons) + ". Treat the parameters as unreliable.") if poor else
-                   (f"Good fit: the {model} dynamics leave a residual indistinguishable from shot noise "
-                    f"(reduced chi^2 {chi2:.2f}, residual structure {structure:.2f}); the equation explains "
-                    f"{100 * pde_r2:.1f} % of the change of the order parameter."
-                    + (f" Uncertain (> 10 %): {', '.join(sorted(set(uncertain)))}." if uncertain else "")),
-        "reasons": reasons,
-        "uncertain_parameters": sorted(set(uncertain)) if not poor else list(derived),
+        **judged,
         "reduced_chi2": chi2,
         "residual_structure": structure,
         "unexplained_change_fraction": unexplained,
