@@ -66,8 +66,7 @@ class SymmetryModel:
     def project(self, descriptors: np.ndarray) -> np.ndarray:
         """Descriptors (n_ops, gh, gw) -> principal-component maps (n_components, gh, gw)."""
         n, gh, gw = descriptors.shape
-        z = (descriptors.reshape(n, -1).T - self.mean) / self.scale
-        return (z @ self.components.T).T.reshape(-1, gh, gw).astype(np.float32)
+        return _projected(descriptors.reshape(n, -1), self.mean, self.scale, self.components).reshape(-1, gh, gw)
 
     def predict_points(self, pcs: np.ndarray) -> np.ndarray:
         """Labels 1..K for points (n, n_components)."""
@@ -82,6 +81,14 @@ class SymmetryModel:
         full = upsample(pcs, self.stride, (H, W))
         labels = self.predict_points(full.reshape(len(full), -1).T)
         return labels.reshape(H, W).astype(np.int32)
+
+
+def _projected(flat: np.ndarray, mean: np.ndarray, scale: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """PC maps (n_components, n_points) float32 of descriptors ``flat`` (n_ops, n_points):
+    ``components @ ((flat - mean) / scale)`` folded into one float32 product (no scaled
+    float64 copy of the descriptors)."""
+    weights = (components / scale[None, :]).astype(np.float32)  # (C, n_ops)
+    return weights @ flat.astype(np.float32, copy=False) - (weights @ mean.astype(np.float32))[:, None]
 
 
 @dataclass
@@ -119,23 +126,30 @@ def prepare(desc: np.ndarray, stride: int, pool_px: float, margin_px: float, smo
     from scipy import ndimage
 
     n, gh, gw = desc.shape
+    m = int(np.ceil(margin_px / stride))
+    r0, r1 = (m, gh - m) if gh - 2 * m >= 4 else (0, gh)
+    c0, c1 = (m, gw - m) if gw - 2 * m >= 4 else (0, gw)
+    foot = None
     if pool_px > stride:
         r = pool_px / 2.0 / stride
         k = int(np.floor(r))
         yy, xx = np.mgrid[-k:k + 1, -k:k + 1]
         foot = (yy**2 + xx**2) <= r**2 + 1e-9
-        if POOL == "mean":
-            desc = ndimage.correlate(desc, foot[None] / foot.sum(), mode="nearest")
-        else:
-            desc = ndimage.maximum_filter(desc, footprint=foot[None], mode="nearest")
-    if smooth_px > 0:
-        sg = smooth_px / stride
-        desc = ndimage.gaussian_filter(desc, (0, sg, sg), mode="nearest", truncate=3.0)
-    m = int(np.ceil(margin_px / stride))
-    r0, r1 = (m, gh - m) if gh - 2 * m >= 4 else (0, gh)
-    c0, c1 = (m, gw - m) if gw - 2 * m >= 4 else (0, gw)
-    if (r0, r1, c0, c1) != (0, gh, 0, gw):
-        desc = np.pad(desc[:, r0:r1, c0:c1], ((0, 0), (r0, gh - r1), (c0, gw - c1)), mode="edge")
+    out = np.empty_like(desc)
+    for i in range(n):  # one operation at a time: one output array, no full-size temporaries
+        channel = desc[i]
+        if foot is not None:
+            if POOL == "mean":
+                channel = ndimage.correlate(channel, foot / foot.sum(), mode="nearest")
+            else:
+                channel = ndimage.maximum_filter(channel, footprint=foot, mode="nearest")
+        if smooth_px > 0:
+            sg = smooth_px / stride
+            channel = ndimage.gaussian_filter(channel, sg, mode="nearest", truncate=3.0)
+        if (r0, r1, c0, c1) != (0, gh, 0, gw):
+            channel = np.pad(channel[r0:r1, c0:c1], ((r0, gh - r1), (c0, gw - c1)), mode="edge")
+        out[i] = channel
+    desc = out
     return desc, (slice(r0, r1), slice(c0, c1))
 
 
@@ -162,11 +176,19 @@ def fit_model(descriptor_stack: list[np.ndarray], ops: OperationSet, *, sigma_px
     from threadpoolctl import threadpool_limits
 
     interior = interior or (slice(None), slice(None))
-    X = np.concatenate([d[:, interior[0], interior[1]].reshape(d.shape[0], -1).T
-                        for d in descriptor_stack]).astype(np.float64)
+    # the points are drawn first and only they are gathered: the full (points x operations)
+    # float64 matrix of a 1024^2 image at stride 1 would take gigabytes
+    inner = [d[:, interior[0], interior[1]] for d in descriptor_stack]
+    sizes = [d.shape[1] * d.shape[2] for d in inner]
     rng = np.random.default_rng(seed)
-    if len(X) > MAX_FIT_POINTS:
-        X = X[rng.choice(len(X), MAX_FIT_POINTS, replace=False)]
+    n_all = sum(sizes)
+    pick = rng.choice(n_all, MAX_FIT_POINTS, replace=False) if n_all > MAX_FIT_POINTS else np.arange(n_all)
+    starts = np.cumsum([0] + sizes)
+    frame_of = np.searchsorted(starts, pick, side="right") - 1
+    X = np.empty((len(pick), inner[0].shape[0]), np.float64)
+    for f, d in enumerate(inner):
+        sel = frame_of == f
+        X[sel] = d.reshape(d.shape[0], -1)[:, pick[sel] - starts[f]].T
     mean = X.mean(0)
     std = X.std(0)
     std[std < 1e-6] = 1e-6
@@ -187,8 +209,8 @@ def fit_model(descriptor_stack: list[np.ndarray], ops: OperationSet, *, sigma_px
     comps = vt[:n_components]
     Y = Z @ comps.T
     # PC map of the first fit frame's interior, to look at the clusters' shapes
-    d0 = descriptor_stack[0][:, interior[0], interior[1]]
-    grid_pcs = (((d0.reshape(d0.shape[0], -1).T - mean) / scale) @ comps.T).reshape(*d0.shape[1:], -1)
+    d0 = inner[0]
+    grid_pcs = _projected(d0.reshape(d0.shape[0], -1), mean, scale, comps).T.reshape(*d0.shape[1:], -1).astype(float)
     thin_radius = 0.5 * 4 * sigma_px / stride  # half a patch, in grid steps
     check(cancel)
 
