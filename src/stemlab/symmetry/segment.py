@@ -23,6 +23,13 @@ from .lattice import lattice_spacing_px
 from .operations import FAMILIES, OperationSet, make_operations
 
 PATCH_PER_SPACING = 2.0  # default patch size (4 sigma of the window), in lattice spacings
+# When the automatic count finds one segment with a default patch below RETRY_PATCH_PX, it
+# tries again with a patch of RETRY_PATCH_PX: a patch of a few pixels holds too few samples
+# for its correlations to rise above the noise (the 4.5 px fringes of the real high-entropy-
+# alloy image gave one segment with 9 and 12 px patches, its twin lamellae with 16 and 20 px),
+# while on larger spacings the 2-spacing patch resolves boundaries best.
+RETRY_PATCH_PX = 20.0
+DESCRIPTOR_BUDGET = 128 * 2**20  # bytes of float32 descriptors (n_ops x grid points) the automatic stride allows
 WINDOW_PER_SPACING = 3.0  # default search-window diameter, in lattice spacings
 K_MAX_PER_SPACING = 2.5  # band limit of the rotation/mirror basis: 2.5 reflections of the spacing
 SMOOTH_PER_POOL = 0.5  # Gaussian smoothing of the pooled maps, sigma in pooling diameters
@@ -380,6 +387,15 @@ def resolve_parameters(ds: Dataset, *, patch=None, window=None, stride=None, k_m
             "patch": float(patch_px * ax.scale), "window": float(window_px * ax.scale), "units": ax.units}
 
 
+def budget_stride(n_ops: int, shape, budget: float = DESCRIPTOR_BUDGET) -> int:
+    """Smallest grid step (px) whose float32 descriptors of ``n_ops`` operations on an image
+    of ``shape`` fit ``budget`` bytes (1 024 x 1 024 px, 272 operations, 128 MiB: 3 px)."""
+    step = 1
+    while n_ops * 4 * np.prod(grid_shape(shape, step), dtype=float) > budget:
+        step += 1
+    return step
+
+
 # -- the public entry point ------------------------------------------------------------------
 def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_segments: int = 6,
             families=FAMILIES, n_translations: int = 100, rotation_orders=(2, 3, 4, 6), n_mirrors: int = 180,
@@ -389,9 +405,11 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
 
     ``patch``, ``window``: patch size (Gaussian window, 4 sigma across) and search-window
     diameter as lengths in the image's units (float) or strings ('0.6nm', '20px'); default
-    2 and 3 lattice spacings. ``stride``: descriptor grid step in px (default lattice spacing / 4).
+    2 and 3 lattice spacings. ``stride``: descriptor grid step in px (default lattice
+    spacing / 4, coarser where the descriptors would exceed ``DESCRIPTOR_BUDGET``).
     ``segments``: 'auto' (silhouette over 2..``max_segments``, 1 if no clustering is
-    convincing) or an integer. ``families``, ``n_translations``, ``rotation_orders``,
+    convincing; with the default patch below ``RETRY_PATCH_PX`` px, one segment is checked
+    once more with a patch of ``RETRY_PATCH_PX``) or an integer. ``families``, ``n_translations``, ``rotation_orders``,
     ``n_mirrors``: the operations. ``fit_frames``: frames a video's model is fitted on
     (default: the first). Returns a :class:`SegmentationResult`.
     """
@@ -402,46 +420,56 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
     frames = [0] if fit_frames is None else [int(f) for f in np.atleast_1d(fit_frames)]
     if video and any(not 0 <= f < n_frames for f in frames):
         raise ParameterError(f"fit_frames {frames} outside the video's {n_frames} frames.")
-    params = resolve_parameters(ds, patch=patch, window=window, stride=stride, k_max=k_max, frame=frames[0])
-    ops = make_operations(params["window_px"], n_translations=n_translations, rotation_orders=rotation_orders,
-                          n_mirrors=n_mirrors, families=families)
-    sigma, s, kmax = params["sigma_px"], params["stride"], params["k_max"]
-    margin = 2 * sigma + ops.max_shift + params["pool_px"] / 2
-    params["margin_px"] = float(margin)
-
-    def descriptors(img, prog):
-        raw = symmetry_descriptors(img, ops, sigma, stride=s, k_max=kmax, device=device, progress=prog,
-                                   cancel=cancel)
-        return prepare(raw, s, params["pool_px"], margin, params["smooth_px"])
 
     def frame(i):
         return np.asarray(ds.data[i] if video else ds.data, dtype=np.float32)
 
     steps = n_frames + 1  # one descriptor computation per frame (fit frames reused) + clustering
     report(progress, 0, 1000, "symmetry descriptors")
-    fit_desc = {}
-    step = 0
-    for f in frames:
-        check(cancel)
-        fit_desc[f], interior = descriptors(frame(f), scaled(progress, int(1000 * step / steps),
-                                                              int(1000 * (step + 1) / steps), 1000))
-        step += 1
-    report(progress, int(1000 * step / steps), 1000, "clustering")
-    model = fit_model(list(fit_desc.values()), ops, sigma_px=sigma, stride=s, k_max=kmax, segments=segments,
-                      max_segments=max_segments, n_components=n_components, seed=seed, cancel=cancel,
-                      pool_px=params["pool_px"], margin_px=margin, interior=interior,
-                      smooth_px=params["smooth_px"])
+
+    def fit_pass(patch_value, first, last):
+        """Parameters, operations, descriptors of the fit frames and the model for one patch."""
+        params = resolve_parameters(ds, patch=patch_value, window=window, stride=stride, k_max=k_max,
+                                    frame=frames[0])
+        ops = make_operations(params["window_px"], n_translations=n_translations,
+                              rotation_orders=rotation_orders, n_mirrors=n_mirrors, families=families)
+        if stride in (None, "auto"):  # keep the descriptors (n_ops x grid points, float32) within the budget
+            params["stride"] = max(params["stride"], budget_stride(len(ops), (ay.size, ax.size)))
+        params["margin_px"] = float(2 * params["sigma_px"] + ops.max_shift + params["pool_px"] / 2)
+        fit_desc = {}
+        for n, f in enumerate(frames):
+            check(cancel)
+            fit_desc[f], interior = _descriptors(frame(f), ops, params, device, cancel, scaled(
+                progress, first + (last - first) * n // len(frames), first + (last - first) * (n + 1) // len(frames),
+                1000))
+        report(progress, last, 1000, "clustering")
+        model = fit_model(list(fit_desc.values()), ops, sigma_px=params["sigma_px"], stride=params["stride"],
+                          k_max=params["k_max"], segments=segments, max_segments=max_segments,
+                          n_components=n_components, seed=seed, cancel=cancel, pool_px=params["pool_px"],
+                          margin_px=params["margin_px"], interior=interior, smooth_px=params["smooth_px"])
+        return params, ops, fit_desc, model
+
+    step = len(frames)
+    params, ops, fit_desc, model = fit_pass(patch, 0, int(1000 * step / steps))
+    if segments in (None, "auto") and patch is None and model.n_segments == 1 \
+            and params["patch_px"] < RETRY_PATCH_PX:
+        first = {"patch_px": params["patch_px"], "silhouette": {int(k): float(v) for k, v in model.scores.items()}}
+        del fit_desc  # free the first descriptors before the second pass
+        params, ops, fit_desc, model = fit_pass(f"{RETRY_PATCH_PX:g}px", 0, int(1000 * step / steps))
+        params["first_patch"] = first  # what the default patch gave (one segment)
     step += 1
     H, W = ay.size, ax.size
     labels = np.empty((n_frames, H, W), np.int32)
     pcs_all = []
+    s = params["stride"]
     for i in range(n_frames):
         check(cancel)
         if i in fit_desc:
             desc = fit_desc[i]
         else:
-            desc = descriptors(frame(i), scaled(progress, int(1000 * step / steps), int(1000 * (step + 1) / steps),
-                                                1000, f"frame {i + 1}/{n_frames}: "))[0]
+            desc = _descriptors(frame(i), ops, params, device, cancel,
+                                scaled(progress, int(1000 * step / steps), int(1000 * (step + 1) / steps), 1000,
+                                       f"frame {i + 1}/{n_frames}: "))[0]
             step += 1
         pcs = model.project(desc)
         pcs_all.append(pcs)
@@ -467,6 +495,13 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
     return SegmentationResult(label_ds, comp_ds, model.fingerprints, ops.labels(), ops.families, fractions, model,
                               {**params, "n_operations": len(ops), "operations": ops.counts, "n_segments": K,
                                "silhouette": model.scores, "fit_frames": frames if video else None})
+
+
+def _descriptors(image, ops, params, device, cancel, progress):
+    """Pooled descriptors of one frame and the interior slices (see :func:`prepare`)."""
+    raw = symmetry_descriptors(image, ops, params["sigma_px"], stride=params["stride"], k_max=params["k_max"],
+                               device=device, progress=progress, cancel=cancel)
+    return prepare(raw, params["stride"], params["pool_px"], params["margin_px"], params["smooth_px"])
 
 
 def _array_dataset(array) -> Dataset:
