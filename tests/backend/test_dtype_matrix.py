@@ -91,7 +91,7 @@ def test_to_device_and_polar_transform(scan, dtype):
     import torch
 
     from stemlab.backend import to_device
-    from stemlab.diffraction.orientation.polar import PolarGrid, polar_coordinates, polar_sample
+    from stemlab.orientation.polar import PolarGrid, polar_coordinates, polar_sample
 
     patterns = scan.reshape(-1, 24, 20)
     x = to_device(_as(patterns, dtype), "cpu", torch.float32)
@@ -108,7 +108,7 @@ def test_to_device_and_polar_transform(scan, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_classification_descriptors(dtype):
-    from stemlab.classify.descriptor import descriptors, descriptors_torch
+    from stemlab.classifier.descriptor import descriptors, descriptors_torch
 
     rng = np.random.default_rng(3)
     windows = rng.integers(0, 100, (3, 24, 24))
