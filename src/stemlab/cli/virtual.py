@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .options import ProgressPrinter, add_calibration_options, calibration_kwargs
+from .options import (ProgressPrinter, add_calibration_options, calibration_kwargs, check_output, need_scan,
+                      option_name)
+
+MIN_INSIDE = 0.5  # a disk or rectangle with less of its area on the pattern is refused
 
 
 def register(subparsers) -> None:
@@ -20,10 +23,13 @@ def register(subparsers) -> None:
 
 def cmd_virtual(args) -> int:
     from ..diffraction import explore, find_direct_beam, parse_detector
+    from ..diffraction.analysis import COM_NAMES
     from ..io import load_one
     from ..io.writers import save_results
 
+    check_output(args.output, (".npz",), folder=True)
     ds = load_one(args.input, **calibration_kwargs(args))
+    need_scan(ds, args.input, "virtual")
     specs = [spec.partition("=") if "=" in spec else ("", "", spec) for spec in args.detector]
     if not specs:
         specs = [("BF", "", "disk:c,c,8")]
@@ -31,8 +37,36 @@ def cmd_virtual(args) -> int:
     centre = None
     if any(":c" in spec or ",c" in spec for _, _, spec in specs):
         centre = find_direct_beam(ds, scheduler=args.scheduler, progress=progress)
-    detectors = {name or f"D{i}": parse_detector(spec, centre.median if centre is not None else None) for i, (name, _, spec) in enumerate(specs)}
+    detectors = {name or f"D{i}": parse_detector(spec, centre.median if centre is not None else None)
+                 for i, (name, _, spec) in enumerate(specs)}
+    for (name, _, spec), detector in zip(specs, detectors.values()):
+        check_detector(detector, f"{name}={spec}" if name else spec, ds.sig_shape[-2:])
     results = explore(ds, detectors, centre=centre, scheduler=args.scheduler, progress=progress)
     save_results(results, args.output)
-    print(f"wrote {', '.join(results)} to {args.output}")
+    line = f"wrote {', '.join(results)} to {args.output}"
+    skipped = [name for name in COM_NAMES.values() if name not in results]
+    if skipped:
+        need = []
+        if not all(a.calibrated for a in ds.sig_axes):
+            need.append(f"{option_name('calibration')} 0.0127/angstrom (the detector's reciprocal pixel size)")
+        if "iDPC phase" in skipped and not all(a.calibrated for a in ds.nav_axes):
+            need.append(f"{option_name('scan_step')} 2nm (the scan step)")
+        line += f"; not written for lack of calibration: {', '.join(skipped)}"
+        if need:
+            line += f" (give {' and '.join(need)})"
+    print(line)
     return 0
+
+
+def check_detector(detector, spec: str, sig_shape) -> None:
+    """Refuse a detector that lies (mostly) outside the pattern, naming the pattern's size."""
+    from ..diffraction.detectors import Annulus, inside_fraction
+    from ..errors import ParameterError
+
+    h, w = sig_shape
+    inside = inside_fraction(detector, (h, w))
+    if inside <= 0 or (not isinstance(detector, Annulus) and inside < MIN_INSIDE):
+        raise ParameterError(
+            f"--detector {spec}: only {100 * inside:.2g} % of it lies on the {h} x {w} px pattern; give the centre "
+            f"and sizes in detector pixels (rows 0-{h - 1}, columns 0-{w - 1}), e.g. disk:c,c,{max(2, min(h, w) // 16)} "
+            "('c' is the found direct-beam centre).")
