@@ -50,11 +50,17 @@ def test_unknown_output_extension_is_refused_before_work(capsys, tmp_path, scan,
     assert not (tmp_path / "x.xyz").exists()
 
 
-@pytest.mark.parametrize("option, value, example", [("--scan-step", "2", "--scan-step 2nm"),
-                                                    ("--calibration", "0.0127", "--calibration 0.0127/angstrom")])
-def test_calibration_without_a_unit_is_refused(capsys, tmp_path, scan, option, value, example):
+@pytest.mark.parametrize("option, value, unit, example", [("--scan-step", "2", "nm", "--scan-step 2nm"),
+                                                          ("--calibration", "0.0127", "1/angstrom",
+                                                           "--calibration 0.0127/angstrom")])
+def test_calibration_without_a_unit_is_taken_with_a_warning(capsys, tmp_path, scan, option, value, unit, example):
     code, _, err = run(capsys, "virtual", scan, option, value, "-o", tmp_path / "v.npz")
-    assert code == 2 and f"{option} {value}: a number without a unit" in err and example in err
+    assert code == 0
+    assert f"warning: {option} {value} has no unit: taken as {value} {unit}" in err and example in err
+    code, _, err = run(capsys, "virtual", scan, *example.split(), "-o", tmp_path / "w.npz")
+    assert code == 0 and "warning" not in err
+    with np.load(tmp_path / "v.npz") as a, np.load(tmp_path / "w.npz") as b:
+        assert str(a["calibration"]) == str(b["calibration"])  # the same calibration either way
 
 
 def test_outputs_skipped_for_lack_of_calibration_are_named(capsys, tmp_path, scan):

@@ -19,7 +19,7 @@ def add_calibration_options(parser: argparse.ArgumentParser):
 
 def calibration_kwargs(args) -> dict:
     """The calibration options given on the command line, as keyword arguments of ``load``."""
-    refuse_bare_numbers(args)
+    warn_bare_numbers(args)
     names = ("scan_step", "calibration", "camera_length", "detector_pixel", "voltage")
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
@@ -37,17 +37,17 @@ class ProgressPrinter:
 # -- checks in the words of the command line (before any work is done) ----------------------
 UNIT_EXAMPLES = {"scan_step": "2nm", "calibration": "0.0127/angstrom", "camera_length": "0.2m",
                  "detector_pixel": "55um"}
+ASSUMED_UNITS = {"scan_step": "nm", "calibration": "1/angstrom", "camera_length": "m", "detector_pixel": "um"}
+# (the units stemlab.calibration takes a bare number in)
 
 
 def option_name(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def refuse_bare_numbers(args) -> None:
-    """Calibration options need a unit: ``--scan-step 2`` could be nm or angstrom."""
-    from ..errors import ParameterError
-
-    for name, example in UNIT_EXAMPLES.items():
+def warn_bare_numbers(args) -> None:
+    """A calibration option without a unit is taken in its fixed unit, with a warning naming it."""
+    for name, unit in ASSUMED_UNITS.items():
         value = getattr(args, name, None)
         if value is None:
             continue
@@ -55,8 +55,8 @@ def refuse_bare_numbers(args) -> None:
             float(str(value).strip())
         except ValueError:
             continue
-        raise ParameterError(f"{option_name(name)} {value}: a number without a unit; write the unit too, "
-                             f"e.g. {option_name(name)} {example}.")
+        sys.stderr.write(f"stemlab: warning: {option_name(name)} {value} has no unit: taken as {value} {unit} "
+                         f"(write the unit, e.g. {option_name(name)} {UNIT_EXAMPLES[name]}, to silence this).\n")
 
 
 def article(word: str) -> str:
