@@ -1,7 +1,9 @@
 """`stemlab demo`: every analysis run headless on the bundled sample data.
 
-Writes result files (.npz with calibration) and PNG figures to one folder and returns a
-printable summary that compares the results with the samples' ground truth.
+Writes result files (.npz with calibration), the sample video as a calibrated ``video.hspy``
+(the input of ``stemlab phasefield``), PNG figures (scale bars in physical units, legends)
+and ``summary.txt`` to one folder, and returns that summary, which compares the results
+with the samples' ground truth.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import numpy as np
 
 
 def run_demo(output: str | Path, progress=None) -> str:
-    """Run the demo into ``output``; returns the summary text."""
+    """Run the demo into ``output``; returns the summary text, also written to ``summary.txt``."""
     import matplotlib
+
+    from .io.writers import atomic_write
 
     matplotlib.use("Agg")
     out = Path(output)
@@ -24,7 +28,11 @@ def run_demo(output: str | Path, progress=None) -> str:
     lines += _demo_orientation(out, progress)
     lines += _demo_images(out)
     lines += _demo_haadf_analyses(out, progress)
-    return "\n".join(lines)
+    lines += ["", "wrote summary.txt (this text)"]
+    summary = "\n".join(lines)
+    with atomic_write(out / "summary.txt") as tmp:
+        tmp.write_text(summary + "\n", encoding="utf-8")
+    return summary
 
 
 def _demo_4dstem(out: Path, progress) -> list[str]:
@@ -112,17 +120,19 @@ def _demo_haadf_analyses(out: Path, progress) -> list[str]:
     class_maps = classes.datasets(image)
     save_datasets({"segmentation": segmentation.datasets()["labels"], "class": class_maps["labels"],
                    "uncertainty": class_maps["uncertainty"]}, out / "haadf_results.npz")
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4))
-    axes[0].imshow(np.asarray(image.data), cmap="gray")
+    fig, axes = plt.subplots(1, 4, figsize=(19, 5.6))
+    _show(axes[0], image.data, image.axes, cmap="gray")
     axes[0].set_title("HAADF sample")
-    axes[1].imshow(np.asarray(segmentation.labels.data), cmap="tab10", interpolation="nearest")
-    axes[1].set_title(f"symmetry segmentation ({segmentation.n_segments} segments, {100 * accuracy:.0f} %)")
-    shown = axes[2].imshow(classes.uncertainty, cmap="magma")
-    axes[2].set_title("CNN uncertainty (bits)")
-    fig.colorbar(shown, ax=axes[2], shrink=0.8)
-    for ax in axes:
-        ax.set_axis_off()
-    fig.tight_layout()
+    K = segmentation.n_segments
+    _show_labels(axes[1], segmentation.labels.data, [f"segment {k}" for k in range(1, K + 1)], image.axes,
+                 background=image.data)
+    axes[1].set_title(f"symmetry segmentation\n({K} segments, {100 * accuracy:.0f} % pixel accuracy)")
+    grid = classes.axes
+    _show_labels(axes[2], classes.labels, list(classes.class_names), grid, unknown=np.asarray(classes.unknown))
+    axes[2].set_title(f"CNN classes ({classes.passes} passes,\n{classes.window_angstrom:g} Å windows)")
+    shown = _show(axes[3], classes.uncertainty, grid, cmap="magma")
+    axes[3].set_title("CNN uncertainty\n(mutual information)")
+    fig.colorbar(shown, ax=axes[3], shrink=0.75).ax.set_title("bits", fontsize=9)
     fig.savefig(out / "haadf_analyses.png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     return [
@@ -139,54 +149,124 @@ def _figure_4dstem(ds, results, path: Path):
     import matplotlib.pyplot as plt
 
     truth = ds.metadata["ground_truth"]
-    panels = [("BF", results["BF"]), ("ADF", results["ADF"]), ("CoM magnitude", results["CoM magnitude"]),
-              ("iDPC phase", results["iDPC phase"])]
-    fig, axes = plt.subplots(1, 6, figsize=(19, 3.6))
+    panels = [("virtual BF", results["BF"]), ("virtual ADF", results["ADF"]),
+              ("CoM magnitude", results["CoM magnitude"]), ("iDPC phase", results["iDPC phase"])]
+    fig, axes = plt.subplots(1, 6, figsize=(21, 4.4))
     nav = ds.nav_axes
-    extent = [nav[1].offset, nav[1].offset + nav[1].size * nav[1].scale,
-              nav[0].offset + nav[0].size * nav[0].scale, nav[0].offset]
     for ax, (title, result) in zip(axes, panels):
         unit = result.metadata.get("units", "")
-        im = ax.imshow(np.asarray(result.data), cmap="gray", extent=extent)
-        ax.set_title(title + (f" ({unit})" if unit else ""))
-        ax.set_xlabel(f"x ({nav[1].units})")
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    axes[4].imshow(truth["phase"], cmap="tab10", extent=extent, interpolation="nearest")
-    axes[4].set_title("true phase: " + ", ".join(truth["phase_names"]))
+        im = _show(ax, result.data, nav, cmap="gray")
+        ax.set_title(title)
+        bar = fig.colorbar(im, ax=ax, shrink=0.75)
+        bar.ax.set_title(_unit_text(unit) or "counts", fontsize=9)
+    _show_labels(ax=axes[4], labels=np.asarray(truth["phase"]), names=list(truth["phase_names"]), axes=nav,
+                 first=0)
+    axes[4].set_title("true phase")
     mean = np.asarray(results["mean pattern"].data)
-    sig = ds.sig_axes
-    k_extent = [sig[1].offset, sig[1].offset + sig[1].size * sig[1].scale,
-                sig[0].offset + sig[0].size * sig[0].scale, sig[0].offset]
-    axes[5].imshow(np.log1p(mean - mean.min()), cmap="magma", extent=k_extent)
+    _show(axes[5], np.log1p(mean - mean.min()), ds.sig_axes, cmap="magma")
     axes[5].set_title("mean pattern (log)")
-    axes[5].set_xlabel(f"kx ({sig[1].units})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
 
 
+# -- figure helpers: calibrated images with scale bars, label maps with legends ----------------------
+LABEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+                 "#17becf")  # tab10 without its grey, which marks 'unknown'
+
+
+
+def _unit_text(unit: str) -> str:
+    return unit.replace("angstrom", "Å").replace("um", "µm") if unit else ""
+
+
+def _extent(axes, shape):
+    """imshow extent (left, right, bottom, top) of pixel centres at ``offset + i * scale``."""
+    (ay, ax), (h, w) = axes[-2:], shape[-2:]
+    return [ax.offset - ax.scale / 2, ax.offset + (w - 0.5) * ax.scale,
+            ay.offset + (h - 0.5) * ay.scale, ay.offset - ay.scale / 2]
+
+
+def _scale_bar(ax, axis, width_units: float) -> None:
+    """A white scale bar of a round length (about 1/5 of ``width_units``) in the lower right."""
+    from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+
+    target = width_units / 5
+    decade = 10 ** np.floor(np.log10(target))
+    length = max(m * decade for m in (1, 2, 5) if m * decade <= target)
+    label = f"{length:g} {_unit_text(axis.units) or 'px'}"
+    bar = AnchoredSizeBar(ax.transData, length, label, "lower right", pad=0.3, borderpad=0.5, sep=3,
+                          color="white", frameon=True, size_vertical=width_units / 120,
+                          fontproperties={"size": 10, "weight": "bold"})
+    bar.patch.set_facecolor("black")
+    bar.patch.set_alpha(0.55)
+    bar.patch.set_edgecolor("none")
+    ax.add_artist(bar)
+
+
+def _show(ax, data, axes, **kwargs):
+    """``data`` on its calibrated axes (the last two of ``axes``), axis frame off, scale bar on."""
+    data = np.asarray(data)
+    extent = _extent(axes, data.shape[:2])
+    im = ax.imshow(data, extent=extent, interpolation="nearest", **kwargs)
+    ax.set_axis_off()
+    _scale_bar(ax, axes[-1], extent[1] - extent[0])
+    return im
+
+
+def _show_labels(ax, labels, names, axes, first: int = 1, background=None, unknown=None):
+    """A label map in LABEL_COLOURS (label ``first + i`` is ``names[i]``; colours in order of the labels
+    present) with a legend below the
+    panel; ``background``: an image (same axes) under semi-transparent labels; ``unknown``: a
+    mask drawn grey ('unknown / interface')."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Patch
+
+    labels = np.asarray(labels)
+    rgb = np.zeros(labels.shape + (3,))
+    present = []
+    for i, name in enumerate(names):
+        hit = labels == first + i
+        if unknown is not None:
+            hit &= ~unknown
+        if hit.any():  # colours in order of the labels present (distinct from the grey of 'unknown')
+            colour = LABEL_COLOURS[len(present) % len(LABEL_COLOURS)]
+            rgb[hit] = to_rgb(colour)
+            present.append(Patch(color=colour, label=name))
+    if unknown is not None and unknown.any():
+        rgb[unknown] = (0.6, 0.6, 0.6)
+        present.append(Patch(color=(0.6, 0.6, 0.6), label="unknown / interface"))
+    if background is not None:
+        _show(ax, background, axes[-2:] if len(axes) > 2 else axes, cmap="gray")
+        ax.imshow(rgb, extent=_extent(axes, labels.shape), alpha=0.45, interpolation="nearest")
+    else:
+        _show(ax, rgb, axes)
+    ax.legend(handles=present, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=1, fontsize=9,
+              frameon=False)
+
+
 def _demo_images(out: Path) -> list[str]:
-    """The HAADF image and video samples, drawn with their ground truth."""
+    """The HAADF image and video samples, drawn with their ground truth; the video saved for
+    ``stemlab phasefield``."""
     import matplotlib.pyplot as plt
 
+    from .io.writers import save_dataset
     from .samples import sample_haadf, sample_video
 
     image = sample_haadf()
     video = sample_video()
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4))
-    axes[0].imshow(np.asarray(image.data), cmap="gray")
-    axes[0].set_title(f"HAADF sample ({image.axes[0].scale:g} {image.axes[0].units}/px)")
-    axes[1].imshow(image.metadata["ground_truth"]["labels"], cmap="tab10", interpolation="nearest")
-    axes[1].set_title("true segmentation")
+    save_dataset(video, out / "video.hspy")
+    fig, axes = plt.subplots(1, 4, figsize=(18, 5.2))
+    _show(axes[0], image.data, image.axes, cmap="gray")
+    axes[0].set_title(f"HAADF sample ({image.axes[0].scale:g} {_unit_text(image.axes[0].units)}/px)")
+    gt = image.metadata["ground_truth"]
+    _show_labels(axes[1], gt["labels"], list(gt["names"]), image.axes, first=0)
+    axes[1].set_title("true regions")
     frames = np.asarray(video.data)
     for ax, index in zip(axes[2:], (0, len(frames) - 1)):
-        ax.imshow(frames[index], cmap="gray")
+        _show(ax, frames[index], video.axes, cmap="gray")
         t = video.axes[0].offset + index * video.axes[0].scale
         ax.set_title(f"video frame {index} (t = {t:.3g} {video.axes[0].units})")
-    for ax in axes:
-        ax.set_axis_off()
-    fig.tight_layout()
-    fig.savefig(out / "haadf_samples.png", dpi=80)
+    fig.savefig(out / "haadf_samples.png", dpi=80, bbox_inches="tight")
     plt.close(fig)
     truth = video.metadata["ground_truth"]
     identifiable = truth["parameters"]["identifiable"]
@@ -197,5 +277,7 @@ def _demo_images(out: Path) -> list[str]:
         f"{len(np.unique(image.metadata['ground_truth']['labels']))} true regions",
         f"video sample: {video.shape}, {video.axes[0].scale:g} {video.axes[0].units}/frame, "
         f"true model {truth['model']}: {params}",
-        "  wrote haadf_samples.png",
+        f"  wrote haadf_samples.png and video.hspy (calibrated: {video.axes[0].scale:g} {video.axes[0].units}/frame, "
+        f"{video.axes[-1].scale:g} {video.axes[-1].units}/px); fit it with",
+        f"  stemlab phasefield {out / 'video.hspy'} --model allen-cahn --steps 800 -o fit.npz",
     ]

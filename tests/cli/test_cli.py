@@ -86,3 +86,15 @@ def test_demo_writes_results_and_figures(tmp_path, monkeypatch):
         assert results["BF"].shape == results["ADF"].shape == (48, 48)
     assert load(str(out / "orientation_map.h5")).shape == (16, 16)
     assert "rms error" in summary and "segments (truth 3)" in summary
+    # the printed summary is also written, word for word
+    assert (out / "summary.txt").read_text(encoding="utf-8") == summary
+    # the sample video, calibrated, for the README's `stemlab phasefield` example
+    from stemlab.io import load_one
+    from stemlab.samples import sample_video
+
+    video, truth = load_one(out / "video.hspy"), sample_video()
+    assert video.kind == "video" and video.shape == truth.shape
+    assert [(a.name, a.scale, a.units) for a in video.axes] == [(a.name, a.scale, a.units) for a in truth.axes]
+    assert video.axes[0].units == "s" and video.axes[-1].units == "nm"
+    np.testing.assert_allclose(np.asarray(video.data), np.asarray(truth.data))
+    assert f"stemlab phasefield {out / 'video.hspy'}" in summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import DeviceError, ParameterError
+from .dtypes import native
 
 
 def cuda_available() -> bool:
@@ -46,8 +47,9 @@ def to_device(block, device: Any = "cpu", dtype: Any = None):
 
     ``dtype`` may be a torch dtype, a numpy dtype or a string such as ``'float32'``;
     ``None`` keeps the input's dtype (unsigned 16/32-bit numpy arrays, which torch cannot
-    hold, become float32). Avoids copies where possible (CPU, same dtype); transfers to
-    CUDA use pinned-memory-free non-blocking copies.
+    hold, become float32); any byte order (big-endian ``.mib`` data) is accepted
+    (:func:`stemlab.backend.dtypes.native`). Avoids copies where possible (CPU, same
+    dtype, native byte order); transfers to CUDA use pinned-memory-free non-blocking copies.
     """
     import numpy as np
     import torch
@@ -56,7 +58,7 @@ def to_device(block, device: Any = "cpu", dtype: Any = None):
     tdtype = _torch_dtype(dtype) if dtype is not None else None
     if isinstance(block, torch.Tensor):
         return block.to(device=dev, dtype=tdtype or block.dtype, non_blocking=True)
-    arr = np.asarray(block)
+    arr = native(block)
     if arr.dtype in (np.uint16, np.uint32, np.uint64):
         arr = arr.astype(np.float32 if tdtype is None else np.dtype(str(tdtype).replace("torch.", "")))
     if not arr.flags.c_contiguous or not arr.flags.writeable:

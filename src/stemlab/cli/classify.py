@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import ProgressPrinter, add_calibration_options, calibration_kwargs
+from .options import ProgressPrinter, add_calibration_options, calibration_kwargs, check_output
 
 
 def register(subparsers) -> None:
@@ -51,13 +51,15 @@ def cmd_classify(args) -> int:
     from pathlib import Path
 
     from ..classifier.inference import classify
-    from ..errors import FileFormatError
+    from ..errors import CalibrationError
     from ..io import load_one
 
     out = Path(args.output)
-    if out.suffix.lower() != ".npz":
-        raise FileFormatError(f"Output {out} must end in .npz.")
+    check_output(out, (".npz",))
     ds = load_one(args.input, **calibration_kwargs(args))
+    if not ds.axes[-1].calibrated:
+        raise CalibrationError(f"{args.input}: the image has no pixel size; give the size of one pixel with "
+                               "--scan-step 0.1angstrom.")
     result = classify(ds, window=args.window, stride=args.stride, passes=args.passes,
                       threshold=args.threshold,
                       lattice=not args.no_lattice, lattice_tolerance=args.lattice_tolerance,

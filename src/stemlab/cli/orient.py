@@ -41,6 +41,12 @@ def orient(input, phases, output, *, voltage=None, calibration=None, resolution=
     from ..orientation import index_orientations
 
     ds = load_one(input, calibration=calibration, voltage=voltage, **calibration_options)
+    if not all(a.calibrated for a in ds.sig_axes):
+        from ..errors import CalibrationError
+
+        raise CalibrationError(
+            f"{input}: the diffraction patterns have no reciprocal calibration; give the size of one detector "
+            "pixel with --calibration 0.0127/angstrom, or --camera-length 0.2m --detector-pixel 55um --voltage 200.")
     result = index_orientations(ds, list(phases), voltage=voltage, resolution=resolution, precession=precession,
                                 s_width=relrod, gamma=gamma, device=device, scheduler=scheduler, progress=progress,
                                 cancel=cancel)

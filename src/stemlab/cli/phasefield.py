@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..phasefield.crop import parse_crop
-from .options import ProgressPrinter, add_calibration_options, calibration_kwargs
+from .options import ProgressPrinter, add_calibration_options, calibration_kwargs, describe
 
 
 def register(subparsers) -> None:
@@ -47,8 +47,13 @@ def run(args) -> int:
 
     ds = load_one(args.input, **calibration_kwargs(args))
     if ds.ndim != 3:
-        raise ParameterError(f"{args.input}: holds a {ds.kind} of shape {ds.shape}; the phase-field fit needs "
-                             "a video (time, y, x).")
+        raise ParameterError(f"{args.input}: this file holds {describe(ds)}; `stemlab phasefield` needs a video "
+                             "(time, y, x).")
+    frames = parse_frames(args.frames)
+    n = len(range(ds.shape[0])[slice(*frames)]) if frames else ds.shape[0]
+    if n < 3:
+        raise ParameterError(f"{args.input}: {n} frame(s){' selected by --frames ' + args.frames if frames else ''}; "
+                             "the phase-field fit needs at least 3 frames (choose them with --frames START:STOP).")
     if args.frame_time is not None:
         if args.frame_time <= 0:
             raise ParameterError("--frame-time must be positive (seconds per frame).")
@@ -56,7 +61,7 @@ def run(args) -> int:
     if not str(args.output).lower().endswith(".npz"):
         raise ParameterError(f"-o {args.output}: the phase-field result is written as .npz; name it OUT.npz.")
     result = fit_phasefield(ds, args.model, steps=args.steps, downsample=args.downsample,
-                            frames=parse_frames(args.frames), crop=parse_crop(args.crop),
+                            frames=frames, crop=parse_crop(args.crop),
                             align=not args.no_align, device=args.device,
                             progress=ProgressPrinter() if args.verbose else None)
     result.save(args.output)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .options import ProgressPrinter, add_calibration_options, calibration_kwargs
+from .options import ProgressPrinter, add_calibration_options, calibration_kwargs, check_output
 
 
 def register(subparsers):
@@ -25,8 +25,10 @@ def register(subparsers):
 def cmd_segment(args) -> int:
     from ..errors import ParameterError
     from ..io import load_one
+    from ..io.writers import WRITABLE
     from ..symmetry.segment import segment
 
+    check_output(args.output, WRITABLE)
     ds = load_one(args.input, lazy=False, **calibration_kwargs(args))
     if args.segments == "auto":
         segments = "auto"

@@ -172,3 +172,18 @@ def parse_detector(spec: str, centre: tuple[float, float] | None = None) -> Dete
         except ValueError:
             raise ParameterError(f"Detector {spec!r}: {field!r} is not a number.") from None
     return {"disk": Disk, "annulus": Annulus}.get(kind, Rectangle)(*values)
+
+
+def area(detector: Detector) -> float:
+    """Area (detector pixels^2) of the whole detector shape, on the pattern or not."""
+    if isinstance(detector, Disk):
+        return float(np.pi * detector.r**2)
+    if isinstance(detector, Annulus):
+        return float(np.pi * (detector.r_out**2 - detector.r_in**2))
+    return float(max(0.0, detector.y1 - detector.y0) * max(0.0, detector.x1 - detector.x0))
+
+
+def inside_fraction(detector: Detector, sig_shape: tuple[int, int]) -> float:
+    """Fraction (0..1) of the detector's area that lies on a pattern of ``sig_shape`` (rows, cols)."""
+    total = area(detector)
+    return float(mask(detector, sig_shape).sum() / total) if total > 0 else 0.0

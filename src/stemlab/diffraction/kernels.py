@@ -11,13 +11,17 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..backend.dtypes import native_arrays
 
+
+@native_arrays
 @numba.njit(nogil=True, fastmath=True, cache=True)
-def crop_dot(scan, weights, y0, x0, out):
-    """``out[a, b] = sum(scan[a, b, y0:y0+H, x0:x0+W] * weights)``: one detector on a (strided) 2D scan.
+def crop_dot(crops, weights, out):
+    """``out[a, b] = sum(crops[a, b] * weights)``: one detector on a (strided) 2D scan of crops.
 
-    Reads only the detector's bounding box of each pattern, straight from the (possibly
-    strided) array: no copy of the crop is made.
+    ``crops`` is a view of the detector's bounding box of each pattern (H x W, the shape
+    of ``weights``), read straight from the (possibly strided) array: no copy of the crop
+    is made when it is in native byte order.
     """
     na, nb = out.shape
     hh, ww = weights.shape
@@ -26,10 +30,11 @@ def crop_dot(scan, weights, y0, x0, out):
             acc = np.float32(0.0)
             for r in range(hh):
                 for c in range(ww):
-                    acc += np.float32(scan[a, b, y0 + r, x0 + c]) * weights[r, c]
+                    acc += np.float32(crops[a, b, r, c]) * weights[r, c]
             out[a, b] = acc
 
 
+@native_arrays
 @numba.njit(nogil=True, fastmath=True, cache=True)
 def beam_centres(block, threshold, radius, iterations, window, out):
     """Direct-beam centre (row, col) and radius (px) of each pattern of ``block (n, h, w)`` into ``out (n, 3)``.

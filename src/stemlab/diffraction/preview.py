@@ -57,15 +57,16 @@ def preview_virtual_image(data: np.ndarray, detector, budget_bytes: float = 64e6
     if y1 <= y0 or x1 <= x0:
         return np.zeros(out_shape, np.float32), s
     scan = scan.reshape((-1,) + scan.shape[-3:]) if scan.ndim > 3 else scan[None]
+    scan = scan[..., y0:y1, x0:x1]  # a view: the kernel reads only the detector's bounding box
     weights = mask(detector, data.shape[-2:], supersample)[y0:y1, x0:x1]
     out = np.empty(scan.shape[:2], np.float32)
     edges = np.linspace(0, scan.shape[0], min(threads, scan.shape[0]) + 1).astype(int)
     parts = [(scan[a:b], out[a:b]) for a, b in zip(edges[:-1], edges[1:])]
     if len(parts) > 1:
         with ThreadPoolExecutor(len(parts)) as pool:
-            list(pool.map(lambda part: crop_dot(part[0], weights, y0, x0, part[1]), parts))
+            list(pool.map(lambda part: crop_dot(part[0], weights, part[1]), parts))
     else:
-        crop_dot(scan, weights, y0, x0, out)
+        crop_dot(scan, weights, out)
     return out.reshape(out_shape), s
 
 

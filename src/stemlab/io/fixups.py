@@ -36,7 +36,8 @@ def blockfile_detector(axes: list[dict], original: dict) -> tuple[dict | None, l
         for axis in sig:
             axis.update(scale=1.0, offset=0.0, units="")
         record["note"] = ("blockfile detector left uncalibrated: the header lacks SDP, camera length or "
-                          "voltage; set it with calibration='...1/angstrom'.")
+                          "voltage; give the reciprocal size of one detector pixel (--calibration 0.0127/angstrom on the "
+                          "command line, calibration='0.0127/angstrom' in Python).")
         return record, [record["note"]]
     k = reciprocal_pixel_size(record["camera_length_m"], record["screen_pixel_cm"] * 1e-2, record["voltage_kv"])
     for axis in sig:

@@ -123,11 +123,10 @@ def _write_tiff(ds: Dataset, tmp: Path) -> None:
 
     data = np.asarray(ds.data)
     record = calibration_record(ds)
-    y, x = ds.axes[-2], ds.axes[-1]
-    resolution = (1.0 / x.scale, 1.0 / y.scale) if ds.ndim >= 2 else None
-    imagej_axes = {2: "YX", 3: "TYX", 4: "TZYX"}.get(ds.ndim)
+    resolution = (1.0 / ds.axes[-1].scale, 1.0 / ds.axes[-2].scale) if ds.ndim >= 2 else None
+    imagej_axes = {2: "YX", 3: "TYX", 4: "TZYX"}.get(ds.ndim)  # a line (1D, e.g. of a line scan): plain TIFF
     if imagej_axes and data.dtype in (np.uint8, np.uint16, np.float32):
-        metadata = {"axes": imagej_axes, "unit": x.units or "pixel", "Info": json.dumps({CALIBRATION_KEY: record})}
+        metadata = {"axes": imagej_axes, "unit": ds.axes[-1].units or "pixel", "Info": json.dumps({CALIBRATION_KEY: record})}
         if ds.ndim == 3 and ds.axes[0].units == "s":
             metadata["finterval"] = ds.axes[0].scale
         tifffile.imwrite(tmp, data, imagej=True, resolution=resolution, metadata=metadata)

@@ -13,7 +13,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ..backend.dtypes import native_arrays
 
+
+@native_arrays
 @numba.njit(parallel=True, nogil=True, fastmath=True, cache=True)
 def translation_correlations(image, mean, var, g, shifts, p0, stride, gh, gw, out):
     """Fill ``out (n_t, gh, gw)`` with the windowed Pearson correlation between the patch at

@@ -23,6 +23,13 @@ from .lattice import lattice_spacing_px
 from .operations import FAMILIES, OperationSet, make_operations
 
 PATCH_PER_SPACING = 2.0  # default patch size (4 sigma of the window), in lattice spacings
+# When the automatic count finds one segment with a default patch below RETRY_PATCH_PX, it
+# tries again with a patch of RETRY_PATCH_PX: a patch of a few pixels holds too few samples
+# for its correlations to rise above the noise (the 4.5 px fringes of the real high-entropy-
+# alloy image gave one segment with 9 and 12 px patches, its twin lamellae with 16 and 20 px),
+# while on larger spacings the 2-spacing patch resolves boundaries best.
+RETRY_PATCH_PX = 20.0
+DESCRIPTOR_BUDGET = 128 * 2**20  # bytes of float32 descriptors (n_ops x grid points) the automatic stride allows
 WINDOW_PER_SPACING = 3.0  # default search-window diameter, in lattice spacings
 K_MAX_PER_SPACING = 2.5  # band limit of the rotation/mirror basis: 2.5 reflections of the spacing
 SMOOTH_PER_POOL = 0.5  # Gaussian smoothing of the pooled maps, sigma in pooling diameters
@@ -64,8 +71,7 @@ class SymmetryModel:
     def project(self, descriptors: np.ndarray) -> np.ndarray:
         """Descriptors (n_ops, gh, gw) -> principal-component maps (n_components, gh, gw)."""
         n, gh, gw = descriptors.shape
-        z = (descriptors.reshape(n, -1).T - self.mean) / self.scale
-        return (z @ self.components.T).T.reshape(-1, gh, gw).astype(np.float32)
+        return _projected(descriptors.reshape(n, -1), self.mean, self.scale, self.components).reshape(-1, gh, gw)
 
     def predict_points(self, pcs: np.ndarray) -> np.ndarray:
         """Labels 1..K for points (n, n_components)."""
@@ -80,6 +86,14 @@ class SymmetryModel:
         full = upsample(pcs, self.stride, (H, W))
         labels = self.predict_points(full.reshape(len(full), -1).T)
         return labels.reshape(H, W).astype(np.int32)
+
+
+def _projected(flat: np.ndarray, mean: np.ndarray, scale: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """PC maps (n_components, n_points) float32 of descriptors ``flat`` (n_ops, n_points):
+    ``components @ ((flat - mean) / scale)`` folded into one float32 product (no scaled
+    float64 copy of the descriptors)."""
+    weights = (components / scale[None, :]).astype(np.float32)  # (C, n_ops)
+    return weights @ flat.astype(np.float32, copy=False) - (weights @ mean.astype(np.float32))[:, None]
 
 
 @dataclass
@@ -138,20 +152,27 @@ def prepare(desc: np.ndarray, stride: int, pool_px: float, margin_px: float, smo
     from scipy import ndimage
 
     n, gh, gw = desc.shape
+    m = int(np.ceil(margin_px / stride))
+    r0, r1 = (m, gh - m) if gh - 2 * m >= 4 else (0, gh)
+    c0, c1 = (m, gw - m) if gw - 2 * m >= 4 else (0, gw)
+    foot = None
     if pool_px > stride:
         r = pool_px / 2.0 / stride
         k = int(np.floor(r))
         yy, xx = np.mgrid[-k:k + 1, -k:k + 1]
         foot = (yy**2 + xx**2) <= r**2 + 1e-9
-        desc = ndimage.maximum_filter(desc, footprint=foot[None], mode="nearest")
-    if smooth_px > 0:
-        sg = smooth_px / stride
-        desc = ndimage.gaussian_filter(desc, (0, sg, sg), mode="nearest", truncate=3.0)
-    m = int(np.ceil(margin_px / stride))
-    r0, r1 = (m, gh - m) if gh - 2 * m >= 4 else (0, gh)
-    c0, c1 = (m, gw - m) if gw - 2 * m >= 4 else (0, gw)
-    if (r0, r1, c0, c1) != (0, gh, 0, gw):
-        desc = np.pad(desc[:, r0:r1, c0:c1], ((0, 0), (r0, gh - r1), (c0, gw - c1)), mode="edge")
+    out = np.empty_like(desc)
+    for i in range(n):  # one operation at a time: one output array, no full-size temporaries
+        channel = desc[i]
+        if foot is not None:
+            channel = ndimage.maximum_filter(channel, footprint=foot, mode="nearest")
+        if smooth_px > 0:
+            sg = smooth_px / stride
+            channel = ndimage.gaussian_filter(channel, sg, mode="nearest", truncate=3.0)
+        if (r0, r1, c0, c1) != (0, gh, 0, gw):
+            channel = np.pad(channel[r0:r1, c0:c1], ((r0, gh - r1), (c0, gw - c1)), mode="edge")
+        out[i] = channel
+    desc = out
     return desc, (slice(r0, r1), slice(c0, c1))
 
 
@@ -178,11 +199,19 @@ def fit_model(descriptor_stack: list[np.ndarray], ops: OperationSet, *, sigma_px
     from threadpoolctl import threadpool_limits
 
     interior = interior or (slice(None), slice(None))
-    X = np.concatenate([d[:, interior[0], interior[1]].reshape(d.shape[0], -1).T
-                        for d in descriptor_stack]).astype(np.float64)
+    # the points are drawn first and only they are gathered: the full (points x operations)
+    # float64 matrix of a 1024^2 image at stride 1 would take gigabytes
+    inner = [d[:, interior[0], interior[1]] for d in descriptor_stack]
+    sizes = [d.shape[1] * d.shape[2] for d in inner]
     rng = np.random.default_rng(seed)
-    if len(X) > MAX_FIT_POINTS:
-        X = X[rng.choice(len(X), MAX_FIT_POINTS, replace=False)]
+    n_all = sum(sizes)
+    pick = rng.choice(n_all, MAX_FIT_POINTS, replace=False) if n_all > MAX_FIT_POINTS else np.arange(n_all)
+    starts = np.cumsum([0] + sizes)
+    frame_of = np.searchsorted(starts, pick, side="right") - 1
+    X = np.empty((len(pick), inner[0].shape[0]), np.float64)
+    for f, d in enumerate(inner):
+        sel = frame_of == f
+        X[sel] = d.reshape(d.shape[0], -1)[:, pick[sel] - starts[f]].T
     mean = X.mean(0)
     std = X.std(0)
     std[std < 1e-6] = 1e-6
@@ -201,8 +230,8 @@ def fit_model(descriptor_stack: list[np.ndarray], ops: OperationSet, *, sigma_px
     comps = vt[:n_components]
     Y = Z @ comps.T
     # PC map of the first fit frame's interior, to look at the clusters' shapes
-    d0 = descriptor_stack[0][:, interior[0], interior[1]]
-    grid_pcs = (((d0.reshape(d0.shape[0], -1).T - mean) / scale) @ comps.T).reshape(*d0.shape[1:], -1)
+    d0 = inner[0]
+    grid_pcs = _projected(d0.reshape(d0.shape[0], -1), mean, scale, comps).T.reshape(*d0.shape[1:], -1).astype(float)
     thin_radius = 0.5 * 4 * sigma_px / stride  # half a patch, in grid steps
     check(cancel)
 
@@ -372,6 +401,15 @@ def resolve_parameters(ds: Dataset, *, patch=None, window=None, stride=None, k_m
             "patch": float(patch_px * ax.scale), "window": float(window_px * ax.scale), "units": ax.units}
 
 
+def budget_stride(n_ops: int, shape, budget: float = DESCRIPTOR_BUDGET) -> int:
+    """Smallest grid step (px) whose float32 descriptors of ``n_ops`` operations on an image
+    of ``shape`` fit ``budget`` bytes (1 024 x 1 024 px, 272 operations, 128 MiB: 3 px)."""
+    step = 1
+    while n_ops * 4 * np.prod(grid_shape(shape, step), dtype=float) > budget:
+        step += 1
+    return step
+
+
 # -- the public entry point ------------------------------------------------------------------
 def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_segments: int = 6,
             families=FAMILIES, n_translations: int = 100, rotation_orders=(2, 3, 4, 6), n_mirrors: int = 180,
@@ -389,9 +427,12 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
     window : float or str, optional
         Search-window diameter, same units; default 3 lattice spacings.
     stride : int, optional
-        Descriptor grid step, pixels (default lattice spacing / 4).
+        Descriptor grid step, pixels (default lattice spacing / 4, coarser where the
+        descriptors would exceed ``DESCRIPTOR_BUDGET`` bytes).
     segments : 'auto' or int
-        'auto': silhouette over 2..``max_segments`` (1 if no clustering is convincing).
+        'auto': silhouette over 2..``max_segments`` (1 if no clustering is convincing; with
+        the default patch below ``RETRY_PATCH_PX`` px, one segment is checked once more with
+        a patch of ``RETRY_PATCH_PX``).
     max_segments : int
         Largest number of segments tried by 'auto'.
     families, n_translations, rotation_orders, n_mirrors
@@ -435,46 +476,56 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
     frames = [0] if fit_frames is None else [int(f) for f in np.atleast_1d(fit_frames)]
     if video and any(not 0 <= f < n_frames for f in frames):
         raise ParameterError(f"fit_frames {frames} outside the video's {n_frames} frames.")
-    params = resolve_parameters(ds, patch=patch, window=window, stride=stride, k_max=k_max, frame=frames[0])
-    ops = make_operations(params["window_px"], n_translations=n_translations, rotation_orders=rotation_orders,
-                          n_mirrors=n_mirrors, families=families)
-    sigma, s, kmax = params["sigma_px"], params["stride"], params["k_max"]
-    margin = 2 * sigma + ops.max_shift + params["pool_px"] / 2
-    params["margin_px"] = float(margin)
-
-    def descriptors(img, prog):
-        raw = symmetry_descriptors(img, ops, sigma, stride=s, k_max=kmax, device=device, progress=prog,
-                                   cancel=cancel)
-        return prepare(raw, s, params["pool_px"], margin, params["smooth_px"])
 
     def frame(i):
         return np.asarray(ds.data[i] if video else ds.data, dtype=np.float32)
 
     steps = n_frames + 1  # one descriptor computation per frame (fit frames reused) + clustering
     report(progress, 0, 1000, "symmetry descriptors")
-    fit_desc = {}
-    step = 0
-    for f in frames:
-        check(cancel)
-        fit_desc[f], interior = descriptors(frame(f), scaled(progress, int(1000 * step / steps),
-                                                              int(1000 * (step + 1) / steps), 1000))
-        step += 1
-    report(progress, int(1000 * step / steps), 1000, "clustering")
-    model = fit_model(list(fit_desc.values()), ops, sigma_px=sigma, stride=s, k_max=kmax, segments=segments,
-                      max_segments=max_segments, n_components=n_components, seed=seed, cancel=cancel,
-                      pool_px=params["pool_px"], margin_px=margin, interior=interior,
-                      smooth_px=params["smooth_px"])
+
+    def fit_pass(patch_value, first, last):
+        """Parameters, operations, descriptors of the fit frames and the model for one patch."""
+        params = resolve_parameters(ds, patch=patch_value, window=window, stride=stride, k_max=k_max,
+                                    frame=frames[0])
+        ops = make_operations(params["window_px"], n_translations=n_translations,
+                              rotation_orders=rotation_orders, n_mirrors=n_mirrors, families=families)
+        if stride in (None, "auto"):  # keep the descriptors (n_ops x grid points, float32) within the budget
+            params["stride"] = max(params["stride"], budget_stride(len(ops), (ay.size, ax.size)))
+        params["margin_px"] = float(2 * params["sigma_px"] + ops.max_shift + params["pool_px"] / 2)
+        fit_desc = {}
+        for n, f in enumerate(frames):
+            check(cancel)
+            fit_desc[f], interior = _descriptors(frame(f), ops, params, device, cancel, scaled(
+                progress, first + (last - first) * n // len(frames), first + (last - first) * (n + 1) // len(frames),
+                1000))
+        report(progress, last, 1000, "clustering")
+        model = fit_model(list(fit_desc.values()), ops, sigma_px=params["sigma_px"], stride=params["stride"],
+                          k_max=params["k_max"], segments=segments, max_segments=max_segments,
+                          n_components=n_components, seed=seed, cancel=cancel, pool_px=params["pool_px"],
+                          margin_px=params["margin_px"], interior=interior, smooth_px=params["smooth_px"])
+        return params, ops, fit_desc, model
+
+    step = len(frames)
+    params, ops, fit_desc, model = fit_pass(patch, 0, int(1000 * step / steps))
+    if segments in (None, "auto") and patch is None and model.n_segments == 1 \
+            and params["patch_px"] < RETRY_PATCH_PX:
+        first = {"patch_px": params["patch_px"], "silhouette": {int(k): float(v) for k, v in model.scores.items()}}
+        del fit_desc  # free the first descriptors before the second pass
+        params, ops, fit_desc, model = fit_pass(f"{RETRY_PATCH_PX:g}px", 0, int(1000 * step / steps))
+        params["first_patch"] = first  # what the default patch gave (one segment)
     step += 1
     H, W = ay.size, ax.size
     labels = np.empty((n_frames, H, W), np.int32)
     pcs_all = []
+    s = params["stride"]
     for i in range(n_frames):
         check(cancel)
         if i in fit_desc:
             desc = fit_desc[i]
         else:
-            desc = descriptors(frame(i), scaled(progress, int(1000 * step / steps), int(1000 * (step + 1) / steps),
-                                                1000, f"frame {i + 1}/{n_frames}: "))[0]
+            desc = _descriptors(frame(i), ops, params, device, cancel,
+                                scaled(progress, int(1000 * step / steps), int(1000 * (step + 1) / steps), 1000,
+                                       f"frame {i + 1}/{n_frames}: "))[0]
             step += 1
         pcs = model.project(desc)
         pcs_all.append(pcs)
@@ -501,6 +552,22 @@ def segment(data, *, patch=None, window=None, stride=None, segments="auto", max_
                               {**params, "n_operations": len(ops), "operations": ops.counts, "n_segments": K,
                                "silhouette": model.scores, "fit_frames": frames if video else None})
 
+
+def _descriptors(image, ops, params, device, cancel, progress):
+    """Pooled descriptors of one frame and the interior slices (see :func:`prepare`)."""
+    raw = symmetry_descriptors(image, ops, params["sigma_px"], stride=params["stride"], k_max=params["k_max"],
+                               device=device, progress=progress, cancel=cancel)
+    return prepare(raw, params["stride"], params["pool_px"], params["margin_px"], params["smooth_px"])
+
+
+def _array_dataset(array) -> Dataset:
+    array = np.asarray(array)
+    if array.ndim == 2:
+        return Dataset(array, (Axis("y", array.shape[0]), Axis("x", array.shape[1])), kind="image")
+    if array.ndim == 3:
+        return Dataset(array, (Axis("t", array.shape[0], navigate=True), Axis("y", array.shape[1]),
+                               Axis("x", array.shape[2])), kind="video")
+    raise ParameterError(f"Symmetry segmentation needs a 2D image or 3D video, got shape {array.shape}.")
 
 
 def match_accuracy(labels: np.ndarray, truth: np.ndarray) -> float:
