@@ -73,11 +73,11 @@ def test_crop_and_frames_move_the_offsets_and_save_keeps_them(small_video, tmp_p
     res.save(path)
     with np.load(path) as f:
         calibration = json.loads(str(f["calibration"]))
-    for key, axes in (("pixel", pix), ("order_parameter", coarse)):
-        assert [(a["name"], a["size"], a["units"], a["navigate"]) for a in calibration[key]] == \
+    for key, axes in (("denoised", pix), ("interface", pix), ("order_parameter", coarse)):
+        record = calibration[key]["axes"]
+        assert [(a["name"], a["size"], a["units"], a["navigate"]) for a in record] == \
             [(a.name, a.size, a.units, a.navigate) for a in axes]
-        np.testing.assert_allclose([[a["scale"], a["offset"]] for a in calibration[key]],
-                                   [[a.scale, a.offset] for a in axes])
+        np.testing.assert_allclose([[a["scale"], a["offset"]] for a in record], [[a.scale, a.offset] for a in axes])
     assert "steps)" in res.summary() and res.quality["message"] in res.summary()
     for name in res.parameters["identifiable"]:
         assert name in res.summary()

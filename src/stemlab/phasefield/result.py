@@ -108,14 +108,15 @@ class PhaseFieldResult:
 
         Keys: order_parameter, denoised, interface, parameters (JSON with the quality), times,
         drift, phase_fraction, interface_velocity, interface_length, order_parameter_scale,
-        pixel_scale, history_* (loss curve) and calibration (JSON: name, size, scale, offset,
-        units of every axis of the 'pixel' and the 'order_parameter' grid).
+        pixel_scale, history_* (loss curve) and calibration (JSON: for each of the three maps,
+        its kind, name and every axis with name, size, scale, offset, units, as
+        :func:`stemlab.io.writers.save_results` writes them).
         """
-        from ..io.writers import atomic_write
+        from ..io.writers import atomic_write, calibration_record
 
         history = {f"history_{k}": np.asarray(v) for k, v in self.history.items() if k != "theta"}
         history["history_theta"] = np.asarray(self.history.get("theta", []), dtype=float)
-        calibration = {"pixel": _axes_record(self.axes), "order_parameter": _axes_record(self.coarse_axes)}
+        calibration = {name: calibration_record(ds) for name, ds in self.datasets().items()}
         with atomic_write(path) as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(
@@ -127,11 +128,6 @@ class PhaseFieldResult:
                     order_parameter_scale=np.array([a.scale for a in self.coarse_axes]),
                     pixel_scale=np.array([a.scale for a in self.axes]),
                     calibration=np.array(json.dumps(calibration)), **history)
-
-
-def _axes_record(axes) -> list[dict]:
-    return [{"name": a.name, "size": a.size, "scale": a.scale, "offset": a.offset, "units": a.units,
-             "navigate": a.navigate} for a in axes]
 
 
 def _json_default(obj):
