@@ -44,7 +44,7 @@ def metrics(maps, truth, swap=False):
 def run_stemlab(ds, truth, radius, reference):
     import torch
 
-    from stemlab.strain import strain
+    from stemlab.strainmap import strain
 
     torch.set_num_threads(THREADS)
     t0 = time.perf_counter()
@@ -116,7 +116,7 @@ def compare():
     import torch
 
     torch.set_num_threads(THREADS)
-    from stemlab.strain import disks as dk
+    from stemlab.strainmap import disks as dk
 
     n_scan = 16
     print(f"stemlab vs py4DSTEM, {THREADS} threads, {n_scan} x {n_scan} scans, load average before "

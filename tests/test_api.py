@@ -11,7 +11,7 @@ import pytest
 
 import stemlab
 
-FUNCTIONS = ["load", "load_one", "explore", "index_orientations", "segment", "classify", "fit_phasefield"]
+FUNCTIONS = ["load", "load_one", "explore", "index_orientations", "segment", "classify", "fit_phasefield", "strain"]
 # keyword catch-alls that are part of the documented interface (not wrappers hiding a signature)
 DOCUMENTED_CATCH_ALL = {"index_orientations": "settings"}  # further MatchSettings fields
 
@@ -35,10 +35,7 @@ def test_names_are_the_real_objects():
         stemlab.no_such_function  # noqa: B018
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason="explicit signature + numpydoc come with the phase-field "
-                                                   "split (branch pfsplit)", strict=False))
-    if n == "fit_phasefield" else n for n in FUNCTIONS])
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_entry_points_have_explicit_signatures_and_numpydoc(name):
     func = getattr(stemlab, name)
     params = inspect.signature(func).parameters.values()

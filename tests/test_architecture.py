@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "stemlab"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("errors", "units", "dataset", "calibration", "results", "cache", "backend", "io")),
     ("physics", ("crystal", "simulate", "samples")),
-    ("analyses", ("diffraction", "orientation", "symmetry", "classifier", "phasefield", "strain")),
+    ("analyses", ("diffraction", "orientation", "symmetry", "classifier", "phasefield", "strainmap")),
     ("demo", ("demo",)),
     ("cli", ("cli",)),
     ("plugin", ("plugin",)),

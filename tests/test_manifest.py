@@ -16,7 +16,7 @@ def test_manifest_validates_with_imports():
 def test_core_imports_no_gui_stack():
     code = ("import sys, stemlab, stemlab.io, stemlab.backend, stemlab.diffraction, stemlab.simulate, stemlab.cli,"
             " stemlab.symmetry, stemlab.classifier, stemlab.phasefield, stemlab.orientation, stemlab.crystal, stemlab.demo,"
-            " stemlab.strain, stemlab.simulate.strain;"
+            " stemlab.strainmap, stemlab.simulate.strain;"
             "heavy = ('napari', 'magicgui', 'qtpy', 'PyQt6', 'torch', 'sklearn', 'orix', 'rsciio', 'numba');"
             "bad = [m for m in sys.modules if m.split('.')[0] in heavy];"
             "print(bad); sys.exit(bool(bad))")

@@ -38,7 +38,7 @@ _LAZY = {
     "segment": "stemlab.symmetry.segment",
     "classify": "stemlab.classifier.inference",
     "fit_phasefield": "stemlab.phasefield",
-    "strain": "stemlab.strain",
+    "strain": "stemlab.strainmap.pipeline",
     "read_cif": "stemlab.crystal.phase",
     "Phase": "stemlab.crystal.phase",
     "sample_4dstem": "stemlab.samples",
@@ -56,9 +56,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module 'stemlab' has no attribute {name!r}")
     from importlib import import_module
 
-    value = import_module(module)
-    if module != f"stemlab.{name}":  # the strain package shares its function's name and is callable
-        value = getattr(value, name)
+    value = getattr(import_module(module), name)
     globals()[name] = value
     return value
 

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
 def parse_basis(pair):
     """['1,0', '0,1'] -> ((1, 0), (0, 1)); None -> None; errors name --basis."""
     from ..errors import ParameterError
-    from ..strain.lattice import parse_indices
+    from ..strainmap.lattice import parse_indices
 
     if not pair:
         return None
@@ -57,7 +57,7 @@ def parse_reference(text):
 
 
 def parse_probe(text):
-    """'auto' | 'mean' | 'synthetic' | path of a .npy image -> what :func:`stemlab.strain.strain` takes."""
+    """'auto' | 'mean' | 'synthetic' | path of a .npy image -> what :func:`stemlab.strainmap.strain` takes."""
     from pathlib import Path
 
     import numpy as np
@@ -83,7 +83,7 @@ def parse_probe(text):
 def run(args) -> int:
     from ..errors import ParameterError
     from ..io import load_one
-    from ..strain import strain
+    from ..strainmap import strain
 
     if not str(args.output).lower().endswith(".npz"):
         raise ParameterError(f"-o {args.output}: strain maps are written as .npz; name it OUT.npz.")

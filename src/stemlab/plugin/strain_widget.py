@@ -4,7 +4,7 @@ The user picks the 4D-STEM layer and the probe template (mean direct beam, a vac
 scan, or a synthetic disk of the measured radius), sees the disks found in the pattern shown as a
 Points layer, picks two of them as the basis (or keeps the automatic basis), draws the reference
 region as a rectangle on the "strain reference" Shapes layer (scan coordinates) and clicks Run.
-:func:`stemlab.strain.strain` runs in a worker (progress, Cancel); the maps come back as layers on
+:func:`stemlab.strainmap.strain` runs in a worker (progress, Cancel); the maps come back as layers on
 the scan's calibration, strain in % with a diverging colour map centred on 0.
 """
 
@@ -105,8 +105,8 @@ class StrainWidget(Container):
         return (int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1]))
 
     def settings(self) -> dict:
-        """Keyword arguments for :func:`stemlab.strain.strain` from the boxes (names the box at fault)."""
-        from ..strain.lattice import parse_indices
+        """Keyword arguments for :func:`stemlab.strainmap.strain` from the boxes (names the box at fault)."""
+        from ..strainmap.lattice import parse_indices
 
         ds = self.dataset()
         probe = PROBES[self.probe.value]
@@ -144,8 +144,8 @@ class StrainWidget(Container):
         """Detect disks in the pattern at the current scan position; show them as the 'Bragg disks' layer."""
         from napari.utils.notifications import show_error
 
-        from ..strain import disks as dk
-        from ..strain import pipeline
+        from ..strainmap import disks as dk
+        from ..strainmap import pipeline
 
         try:
             ds, kwargs = self.settings()
@@ -179,10 +179,10 @@ class StrainWidget(Container):
 
     # -- run ------------------------------------------------------------------------------------
     def run(self, *_):
-        """Run :func:`stemlab.strain.strain` in a worker with the boxes' settings."""
+        """Run :func:`stemlab.strainmap.strain` in a worker with the boxes' settings."""
         from napari.utils.notifications import show_error
 
-        from ..strain import strain
+        from ..strainmap import strain
 
         try:
             ds, kwargs = self.settings()

@@ -11,7 +11,7 @@ import pytest
 from stemlab.cli import main
 from stemlab.io.writers import save_dataset
 from stemlab.simulate.strain import strained_scan
-from stemlab.strain import disks as dk
+from stemlab.strainmap import disks as dk
 
 
 @pytest.fixture(scope="module")

@@ -122,7 +122,21 @@ def strain(dataset: Dataset, *, probe: Any = "auto", disk_radius: Optional[float
 
     Returns
     -------
-    StrainResult with exx, eyy, exy (fractions), theta (degrees), error (px), n_disks and mask.
+    StrainResult
+        exx, eyy, exy (fractions), theta (degrees), error (px), n_disks and mask on the scan's
+        axes; ``.datasets()`` (strain in %), ``.save(path)`` (.npz), ``.summary()``.
+
+    Examples
+    --------
+    >>> import stemlab
+    >>> scan = stemlab.load_one("scan.mib", calibration="0.0127/angstrom")  # doctest: +SKIP
+    >>> result = stemlab.strain(scan, reference=(0, 16, 0, 64))  # doctest: +SKIP
+    >>> result.save("strain.npz")  # doctest: +SKIP
+
+    References
+    ----------
+    Pekin et al., Ultramicroscopy 176 (2017) 170 (4D-STEM strain by Bragg-disk cross-correlation);
+    Savitzky et al., Microsc. Microanal. 27 (2021) 712 (py4DSTEM); docs/strain.md.
     """
     nav_ndim = _check_dataset(dataset)
     if ellipse is not None and not isinstance(ellipse, (str, np.ndarray, list, tuple)):

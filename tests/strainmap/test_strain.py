@@ -10,9 +10,9 @@ import pytest
 
 from stemlab.errors import ParameterError, StemlabError
 from stemlab.simulate.strain import ellipse_matrix, strained_scan
-from stemlab.strain import StrainResult, strain
-from stemlab.strain import disks as dk
-from stemlab.strain import ellipse as el
+from stemlab.strainmap import StrainResult, strain
+from stemlab.strainmap import disks as dk
+from stemlab.strainmap import ellipse as el
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 SMALL = dict(disk_radius=4.0, g_px=16.0)  # 128 px patterns: fast
@@ -270,10 +270,10 @@ def test_flat_api_name_is_the_function(small):
     import subprocess
     import sys
 
-    code = ("import stemlab, sys; print(callable(stemlab.strain), stemlab.strain.strain.__module__, "
+    code = ("import stemlab, sys; print(callable(stemlab.strain), stemlab.strain.__module__, "
             "'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["True", "stemlab.strain.pipeline", "False"]
+    assert out == ["True", "stemlab.strainmap.pipeline", "False"]
     import stemlab
 
     ds, _ = small
