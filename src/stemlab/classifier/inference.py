@@ -61,13 +61,18 @@ class ClassificationResult:
     MAPS = ("labels", "probability", "uncertainty", "unknown", "rotation", "lattice_constant")
 
     def dataset(self, name: str, source: Dataset | None = None) -> Dataset:
-        """One map as a Dataset on the window grid (keeps the source's metadata/source)."""
+        """One map as a Dataset on the window grid (keeps the source's metadata/source).
+
+        ``metadata['classification']`` holds the class names, their label values, the labels
+        convention, the window (angstrom), passes, threshold (bits) and ``rotation_period_deg``
+        (:meth:`rotation_period`: the span of a seamless cyclic colour map of the rotation)."""
         data = getattr(self, name)
         if name == "unknown":
             data = data.astype(np.uint8)
         meta = {"classification": {"class_names": list(self.class_names), "label_values": self.label_values(),
                                    "labels_convention": LABELS_CONVENTION, "window_angstrom": self.window_angstrom,
-                                   "passes": self.passes, "threshold_bits": self.threshold}}
+                                   "passes": self.passes, "threshold_bits": self.threshold,
+                                   "rotation_period_deg": self.rotation_period()}}
         title = f"{source.name} {name}" if source is not None and source.name else name
         if source is not None:
             return source.with_data(data, axes=self.axes, kind="image", name=title, **meta)

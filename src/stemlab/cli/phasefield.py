@@ -65,13 +65,8 @@ def run(args) -> int:
                             align=not args.no_align, device=args.device,
                             progress=ProgressPrinter() if args.verbose else None)
     result.save(args.output)
-    values = result.parameters["values"]
-    lines = [f"wrote order_parameter, denoised, interface, parameters, history to {args.output}",
-             result.quality["message"]]
-    for name in result.parameters["identifiable"]:
-        v = values[name]
-        lines.append(f"  {name:<16} {v['value']:.4g} +- {v['stderr']:.2g} {v['units']}")
-    print("\n".join(lines))
+    print(f"wrote order_parameter, denoised, interface, parameters, history to {args.output}")
+    print(result.summary())
     if args.verbose:
         print(json.dumps({k: v for k, v in result.quality.items() if k != "transition_weights"}, indent=1,
                          default=float))

@@ -84,8 +84,6 @@ class PhaseFieldResult:
                                  metadata=dict(meta)),
         }
 
-    to_datasets = datasets  # the name the phase-field widget calls
-
     def parameter_table(self) -> list[tuple[str, float, float, str, str]]:
         """Rows (name, value, standard error, units, note) for display."""
         rows = []

@@ -93,23 +93,28 @@ class ClassifyWidget(AnalysisWidget):
         ds = self._source
         self.result = result
         base = ds.name or "image"
-        names = list(result.class_names)
+        maps = result.datasets(ds)
+        info = maps["labels"].metadata["classification"]
+        names = list(info["class_names"])
         features = {"index": np.arange(len(names) + 1), "class": ["none"] + names}
+        uncertainty = maps["uncertainty"].data
         layers = [
-            labels_layer_data(result.dataset("labels", ds), name=f"{base} class", features=features, opacity=0.5),
-            image_layer_data(result.dataset("probability", ds), name=f"{base} probability", colormap="viridis",
+            labels_layer_data(maps["labels"], name=f"{base} class", features=features, opacity=0.5),
+            image_layer_data(maps["probability"], name=f"{base} probability", colormap="viridis",
                              contrast_limits=(0.0, 1.0)),
-            image_layer_data(result.dataset("uncertainty", ds), name=f"{base} uncertainty (bits)",
-                             colormap="magma", contrast_limits=(0.0, max(0.5, float(np.nanmax(result.uncertainty))))),
-            labels_layer_data(result.dataset("unknown", ds), name=f"{base} unknown", opacity=0.6),
-            image_layer_data(result.dataset("rotation", ds), name=f"{base} rotation (deg)", colormap="twilight",
-                             contrast_limits=(0.0, result.rotation_period())),
-            image_layer_data(result.dataset("lattice_constant", ds), name=f"{base} lattice constant (Å)",
-                             colormap="viridis", contrast_limits=_limits(result.lattice_constant)),
+            image_layer_data(maps["uncertainty"], name=f"{base} uncertainty (bits)",
+                             colormap="magma", contrast_limits=(0.0, max(0.5, float(np.nanmax(uncertainty))))),
+            labels_layer_data(maps["unknown"], name=f"{base} unknown", opacity=0.6),
+            image_layer_data(maps["rotation"], name=f"{base} rotation (deg)", colormap="twilight",
+                             contrast_limits=(0.0, info["rotation_period_deg"])),
+            image_layer_data(maps["lattice_constant"], name=f"{base} lattice constant (Å)",
+                             colormap="viridis", contrast_limits=_limits(maps["lattice_constant"].data)),
         ]
         self.result_layers = add_results(self.viewer, layers, TITLE)
-        present = [int(k) for k in np.unique(result.labels) if 1 <= k <= len(names)]  # label = 1 + class index
-        self.legend.show_labels(self.result_layers[0], {k: names[k - 1] for k in present}, title=f"{base} class")
+        value = info["label_values"]  # class name -> its value in the labels map
+        present = set(np.unique(np.asarray(maps["labels"].data)).tolist())
+        self.legend.show_labels(self.result_layers[0], {value[n]: n for n in names if value[n] in present},
+                                title=f"{base} class")
         self.summary.setText(result.summary())
 
 def _limits(values) -> tuple[float, float]:

@@ -305,8 +305,8 @@ class ExplorerWidget(QWidget):
         self.tasks.run(explore, self._show_all, "Compute all", inputs=[self.source], ds=self.dataset,
                        detectors=detectors, centre=self._centres)
 
-    def _show_all(self, results: dict):
-        for name, ds in results.items():
+    def _show_all(self, result):
+        for name, ds in result.datasets().items():
             if ds.kind == "diffraction":  # mean / max pattern: reciprocal space, main viewer
                 data, kwargs, _ = as_result(image_layer_data(ds), "4D-STEM explorer")
                 kwargs["metadata"]["stemlab_derived_from"] = self.source.name  # recalibrated with it

@@ -185,7 +185,7 @@ class PhaseFieldWidget(AnalysisWidget):
     def _done(self, result):
         self.result = result
         self.state = result.state
-        datasets = result.to_datasets()
+        datasets = result.datasets()
         layers = [
             image_layer_data(datasets["denoised"], name=datasets["denoised"].name, colormap="gray"),
             image_layer_data(datasets["order_parameter"], name=datasets["order_parameter"].name,

@@ -103,19 +103,18 @@ class SegmentWidget(AnalysisWidget):
         features = {"index": np.arange(K + 1), "segment": ["none"] + [f"segment {k}" for k in range(1, K + 1)],
                     "fraction": np.concatenate([[0.0], fractions])}
         name = f"{self._source_name} segments"
-        layers = [labels_layer_data(result.labels, name=name, features=features, opacity=0.6)]
-        for comp in result.components[:3]:
-            data, kwargs, _ = image_layer_data(comp,
-                                               colormap="twilight_shifted", blending="additive")
+        maps = result.datasets()
+        layers = [labels_layer_data(maps["labels"], name=name, features=features, opacity=0.6)]
+        for k in range(1, 4):
+            if f"PC {k}" not in maps:
+                break
+            data, kwargs, _ = image_layer_data(maps[f"PC {k}"], colormap="twilight_shifted", blending="additive")
             kwargs.pop("contrast_limits", None)
             layers.append((data, kwargs, "image"))
         labels = add_results(self.viewer, layers, TITLE)[0]
         self.legend.show_labels(labels, {k: f"segment {k} ({fractions[k - 1]:.0%})" for k in range(1, K + 1)},
                                 title=name)
-        p = result.parameters
-        unit = p["units"] or "px"
-        self.info.setText(f"{K} segments; patch {p['patch']:.4g} {unit}, window {p['window']:.4g} {unit}, "
-                          f"stride {p['stride']} px, {p['n_operations']} operations")
+        self.info.setText(result.summary())
         self.plot(result, label_colours(labels, range(1, K + 1)))
 
     def plot(self, result, colours):

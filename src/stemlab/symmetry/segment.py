@@ -128,11 +128,13 @@ class SegmentationResult:
         return save_dataset(self.datasets()["labels"], path)
 
     def summary(self) -> str:
-        """Segments, their mean area fractions, and the patch and window used."""
+        """Segments, their mean area fractions, the patch, window and stride used and the number
+        of symmetry operations."""
         p = self.parameters
         units = p["units"] or "px"
         return (f"{self.n_segments} segments (fractions {', '.join(f'{f:.3f}' for f in self.fractions.mean(0))}); "
-                f"patch {p['patch']:.4g} {units}, window {p['window']:.4g} {units}")
+                f"patch {p['patch']:.4g} {units}, window {p['window']:.4g} {units}, stride {p['stride']} px, "
+                f"{p['n_operations']} operations")
 
 
 def prepare(desc: np.ndarray, stride: int, pool_px: float, margin_px: float, smooth_px: float = 0.0):
