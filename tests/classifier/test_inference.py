@@ -7,7 +7,7 @@ import pytest
 
 from stemlab import Axis
 from stemlab.backend.progress import CancelToken
-from stemlab.classifier.inference import classify
+from stemlab.classifier.inference import DESCRIPTOR_CHUNK as D_CHUNK, ClassificationResult, classify
 from stemlab.errors import CalibrationError, Cancelled, ParameterError
 
 
@@ -167,3 +167,28 @@ def test_cli_classify_writes_npz(bicrystal_ds, tmp_path):
     assert args.func(args) == 0
     with np.load(loose) as z:
         np.testing.assert_array_equal(z["unknown"], z["uncertainty"] > 0.1)
+
+
+def test_progress_moves_in_steps_and_does_not_change_the_result():
+    """Issue 19: a classify run reports many increasing progress values (never backwards) and
+    gives bitwise the same maps with and without a progress callback."""
+    from dataclasses import replace
+
+    from stemlab.classifier import descriptor as D
+    from stemlab.samples import sample_haadf
+
+    ds = sample_haadf()
+    n = min(384, *ds.shape[-2:])
+    crop = ds.with_data(np.asarray(ds.data)[:n, :n], axes=tuple(replace(a, size=n) for a in ds.axes[-2:]))
+    seen = []
+    with_bar = classify(crop, passes=8, device="cpu", progress=lambda d, t, m: seen.append((d, t)))
+    without = classify(crop, passes=8, device="cpu")
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[-1] == seen[-1][1]
+    assert len(set(done)) >= 10
+    for name in ClassificationResult.MAPS + ("mean_probabilities",):
+        np.testing.assert_array_equal(getattr(with_bar, name), getattr(without, name), err_msg=name)
+    # the descriptor chunks that make the steps give bitwise the descriptors of one call
+    wins = np.random.default_rng(0).random((2 * D_CHUNK + 5, 24, 24)).astype(np.float32)
+    chunked = np.concatenate([D.descriptors(wins[i:i + D_CHUNK]) for i in range(0, len(wins), D_CHUNK)])
+    np.testing.assert_array_equal(chunked, D.descriptors(wins))

@@ -27,6 +27,8 @@ DEFAULT_THRESHOLD = 0.1  # bits of mutual information
 DEFAULT_LATTICE_TOLERANCE = 0.05  # relative; a lattice constant this far outside its class's range is 'unknown'
 
 
+DESCRIPTOR_CHUNK = 64  # windows per descriptor step: a progress step every fraction of a second
+
 LABELS_CONVENTION = ("labels == k means class_names[k - 1] (labels count from 1, class_names from 0); "
                      "0 is never written (the napari Labels background)")
 
@@ -166,6 +168,20 @@ def image_pixel_size(ds: Dataset, pixel_size=None) -> tuple[float, str, float]:
     return convert(ax.scale, ax.units, "angstrom"), ax.units, ax.scale
 
 
+def _monotone(progress):
+    """``progress`` that never moves back (a batch retried after running out of memory reports
+    its part again); ``None`` stays ``None``."""
+    if progress is None:
+        return None
+    furthest = [0]
+
+    def call(done, total, message=""):
+        furthest[0] = max(furthest[0], int(done))
+        progress(furthest[0], total, message)
+
+    return call
+
+
 def _mutual_information(probs):
     """Mean softmax (N, C) and mutual information in bits (N,) from (T, N, C) torch probabilities."""
     import torch
@@ -291,35 +307,55 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
             models[key] = model.to(d).prepare_inference()
         return models[key]
 
+    bar = _monotone(sub["classify"])
+    # shares of one batch's time: descriptors, the Monte-Carlo passes, the lattice measurement
+    done_desc, done_mc = (0.3, 0.5) if lattice else (0.6, 1.0)
+
     def run(start, stop, d):
+        def part(fraction, message):
+            report(bar, start + fraction * (stop - start), n, message)
+
         idx = np.arange(start, stop)
         wins = np.ascontiguousarray(view[idx // nx, idx % nx])
         net = get_model(d)
         gen = torch.Generator(device=d)
         gen.manual_seed(int(seed))  # the same T sampled networks for every batch
         with torch.no_grad():
-            if d.type == "cpu":
-                desc_np = D.descriptors(wins)
+            if d.type == "cpu":  # per-window FFTs: chunking only adds progress steps, never changes a value
+                chunks = range(0, len(wins), DESCRIPTOR_CHUNK)
+                parts = []
+                for j, lo in enumerate(chunks):
+                    parts.append(D.descriptors(wins[lo:lo + DESCRIPTOR_CHUNK]))
+                    part(done_desc * (j + 1) / len(chunks), "window descriptors")
+                    check(cancel)
+                desc_np = np.concatenate(parts)
                 x = torch.from_numpy(desc_np)
             else:
                 x = D.descriptors_torch(torch.from_numpy(wins).to(d))
                 desc_np = None
+                part(done_desc, "window descriptors")
             probs = net.mc_probabilities(x, passes, generator=gen)
             mean, mi = _mutual_information(probs)
         out_p[start:stop] = mean.float().cpu().numpy()
         out_mi[start:stop] = mi.float().cpu().numpy()
+        part(done_mc, f"{passes} Monte-Carlo passes")
         if lattice:
             if desc_np is None:
                 desc_np = x.float().cpu().numpy()
             pred = out_p[start:stop].argmax(1)
-            for c in np.unique(pred):
+            classes = np.unique(pred)
+            measured = 0
+            for c in classes:
+                check(cancel)
                 sel = pred == c
                 r, a = L.measure(wins[sel], desc_np[sel], names[c])
                 out_rot[start:stop][sel] = r
                 out_a[start:stop][sel] = a
+                measured += int(sel.sum())
+                part(done_mc + (1.0 - done_mc) * measured / len(pred), f"lattice of {names[c]}")
         return stop - start
 
-    run_batched(run, n, batch_size, device=dev, progress=sub["classify"], cancel=cancel, message="classifying windows")
+    run_batched(run, n, batch_size, device=dev, progress=bar, cancel=cancel, message="classifying windows")
 
     pred = out_p.argmax(1)
     prob = out_p[np.arange(n), pred]
