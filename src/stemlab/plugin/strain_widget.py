@@ -113,8 +113,9 @@ class StrainWidget(Container):
             raise ParameterError(f"The rectangle on '{name}' lies outside the scan: draw it over the scan.")
         return (int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1]))
 
-    def settings(self) -> dict:
-        """Keyword arguments for :func:`stemlab.strainmap.strain` from the boxes (names the box at fault)."""
+    def settings(self, picked_basis: bool = True) -> dict:
+        """Keyword arguments for :func:`stemlab.strainmap.strain` from the boxes (names the box at fault);
+        ``picked_basis=False``: without reading the selected points (the Bragg-vector map needs none)."""
         from ..strainmap.lattice import parse_indices
 
         ds = self.dataset()
@@ -134,7 +135,7 @@ class StrainWidget(Container):
                   "ellipse": None if self.ellipse.value == "none" else self.ellipse.value,
                   "frame": self.frame.value, "direction_deg": float(self.direction.value) if
                   self.frame.value == "scan" else 0.0, "device": self.device.value}
-        if self.use_selected.value:
+        if self.use_selected.value and picked_basis:
             kwargs["basis_vectors"] = self._selected_basis()
             kwargs["basis"] = None
         return ds, kwargs
@@ -200,7 +201,7 @@ class StrainWidget(Container):
         from ..strainmap import bragg_vectors
 
         try:
-            ds, kwargs = self.settings()
+            ds, kwargs = self.settings(picked_basis=False)
         except ParameterError as error:
             show_error(str(error))
             return None
