@@ -83,3 +83,33 @@ def test_vacuum_probe_without_rectangle_names_the_button(opened, qtbot, monkeypa
     qtbot.mouseClick(widget.run_button.native, Qt.LeftButton)
     assert shown and "Draw vacuum rectangle" in shown[0]
     assert widget.result is None
+
+
+def test_bragg_vector_map_button_then_pick_two_peaks_as_basis(opened, scan, qtbot):
+    from qtpy.QtCore import Qt
+
+    viewer, widget = opened
+    ds, truth = scan
+    widget.device.value = "cpu"
+    qtbot.mouseClick(widget.show_bvm.native, Qt.LeftButton)
+    assert widget.tasks.wait(300000)
+    image, points = viewer.layers["Bragg-vector map"], viewer.layers["Bragg-vector map peaks"]
+    np.testing.assert_allclose(image.scale, ds.scale[2:])
+    np.testing.assert_allclose(points.scale, ds.scale[2:])
+    assert image.data.shape == ds.shape[2:] and image.gamma < 1
+    labels = list(points.features["label"])
+    assert labels.count("g1") == 1 and labels.count("g2") == 1
+    rc = np.asarray(points.data) - np.asarray(points.metadata["direct_beam"])  # (row, col) from the zero vector
+    auto = [rc[labels.index(name)][::-1] for name in ("g1", "g2")]
+    np.testing.assert_allclose(np.column_stack(auto), widget.bvm.basis, atol=1.0)
+    # pick a basis the automatic (reduced) choice never gives: the true g1 and g1 + g2 of the simulation
+    g = truth["basis"]  # columns (x, y), detector pixels
+    g = np.column_stack([g[:, 0], g[:, 0] + g[:, 1]])
+    picks = [int(np.argmin(np.hypot(*(rc - g[::-1, i]).T))) for i in range(2)]
+    np.testing.assert_allclose(rc[picks][:, ::-1].T, g, atol=1.0)  # the map has a peak at each
+    points.selected_data = set(picks)
+    viewer.layers.selection.active = points
+    widget.use_selected.value = True
+    qtbot.mouseClick(widget.run_button.native, Qt.LeftButton)
+    assert widget.tasks.wait(300000)
+    np.testing.assert_allclose(widget.result.basis, g, atol=1.0)

@@ -1,8 +1,9 @@
-"""Strain mapping widget (magicgui): probe template, Bragg disks on the current pattern, basis, reference, Run.
+"""Strain mapping widget (magicgui): probe template, Bragg disks, Bragg-vector map, basis, reference, Run.
 
 The user picks the 4D-STEM layer and the probe template (mean direct beam, a vacuum region of the
-scan, or a synthetic disk of the measured radius), sees the disks found in the pattern shown as a
-Points layer, picks two of them as the basis (or keeps the automatic basis), draws the reference
+scan, or a synthetic disk of the measured radius), sees the disks found in the pattern shown, or
+the Bragg-vector map of the scan (of the reference region) with its peaks, as a Points layer, picks
+two of them as the basis (or keeps the automatic basis, labelled g1, g2 on the map), draws the reference
 region as a rectangle on the "strain reference" Shapes layer (scan coordinates) and clicks Run.
 :func:`stemlab.strainmap.strain` runs in a worker (progress, Cancel); the maps come back as layers on
 the scan's calibration, strain in % with a diverging colour map centred on 0.
@@ -21,6 +22,8 @@ PROBES = {"mean direct beam": "mean", "vacuum region": "vacuum", "synthetic disk
 REFERENCE = "strain reference"
 VACUUM = "strain vacuum"
 DISKS = "Bragg disks"
+BVM = "Bragg-vector map"
+BVM_PEAKS = "Bragg-vector map peaks"
 
 
 def is_4dstem_layer(layer) -> bool:
@@ -35,6 +38,7 @@ class StrainWidget(Container):
         super().__init__(labels=True)
         self.viewer = napari_viewer
         self.result = None
+        self.bvm = None  # the last BraggVectors shown
         self.layer = ComboBox(label="4D-STEM layer", choices=self._layer_names)
         self.probe = ComboBox(label="Probe template", choices=list(PROBES), value="mean direct beam",
                               tooltip="mean direct beam of the scan, the mean of the rectangle drawn on "
@@ -44,9 +48,13 @@ class StrainWidget(Container):
         self.power = FloatSlider(label="Correlation power", value=1.0, min=0.0, max=1.0, step=0.05,
                                  tooltip="1: cross-correlation, 0: phase correlation")
         self.show_disks = PushButton(text="Show disks on the current pattern")
+        self.show_bvm = PushButton(text="Bragg-vector map",
+                                   tooltip="the Bragg-vector map of the scan (of the reference rectangle if drawn) "
+                                           f"and its peaks on '{BVM_PEAKS}', automatic basis marked g1, g2")
         self.basis = LineEdit(label="Basis (h,k h,k)", value="",
                               tooltip="empty: automatic; e.g. '1,0 0,1' on the automatic basis")
-        self.use_selected = CheckBox(label="Basis = the 2 disks selected on 'Bragg disks'", value=False)
+        self.use_selected = CheckBox(label=f"Basis = the 2 points selected on '{DISKS}' or '{BVM_PEAKS}'",
+                                     value=False)
         self.draw_reference = PushButton(text="Draw reference rectangle")
         self.draw_vacuum = PushButton(text="Draw vacuum rectangle")
         self.ellipse = ComboBox(label="Ellipse correction", choices=["none", "bragg"], value="none",
@@ -58,12 +66,13 @@ class StrainWidget(Container):
         self.device = ComboBox(label="Device", choices=["auto", "cpu", "cuda"], value="auto")
         self.run_button = PushButton(text="Run")
         self.status = Label(value="")
-        self.extend([self.layer, self.probe, self.radius, self.power, self.show_disks, self.basis,
+        self.extend([self.layer, self.probe, self.radius, self.power, self.show_disks, self.show_bvm, self.basis,
                      self.use_selected, self.draw_reference, self.draw_vacuum, self.ellipse, self.frame,
                      self.direction, self.device, self.run_button, self.status])
         self.tasks = TaskPanel()
         self.native.layout().addWidget(self.tasks)
         self.show_disks.changed.connect(self.preview_disks)
+        self.show_bvm.changed.connect(self.bragg_vector_map)
         self.draw_reference.changed.connect(lambda: self._rectangle_layer(REFERENCE, "yellow"))
         self.draw_vacuum.changed.connect(lambda: self._rectangle_layer(VACUUM, "cyan"))
         self.run_button.changed.connect(self.run)
@@ -104,8 +113,9 @@ class StrainWidget(Container):
             raise ParameterError(f"The rectangle on '{name}' lies outside the scan: draw it over the scan.")
         return (int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1]))
 
-    def settings(self) -> dict:
-        """Keyword arguments for :func:`stemlab.strainmap.strain` from the boxes (names the box at fault)."""
+    def settings(self, picked_basis: bool = True) -> dict:
+        """Keyword arguments for :func:`stemlab.strainmap.strain` from the boxes (names the box at fault);
+        ``picked_basis=False``: without reading the selected points (the Bragg-vector map needs none)."""
         from ..strainmap.lattice import parse_indices
 
         ds = self.dataset()
@@ -125,16 +135,21 @@ class StrainWidget(Container):
                   "ellipse": None if self.ellipse.value == "none" else self.ellipse.value,
                   "frame": self.frame.value, "direction_deg": float(self.direction.value) if
                   self.frame.value == "scan" else 0.0, "device": self.device.value}
-        if self.use_selected.value:
+        if self.use_selected.value and picked_basis:
             kwargs["basis_vectors"] = self._selected_basis()
             kwargs["basis"] = None
         return ds, kwargs
 
     def _selected_basis(self):
-        if DISKS not in self.viewer.layers or len(self.viewer.layers[DISKS].selected_data) != 2:
-            raise ParameterError(f"Basis from selected disks: select exactly two disks on '{DISKS}' "
-                                 "(Show disks first, then shift-click two reflections).")
-        layer = self.viewer.layers[DISKS]
+        """Columns g1, g2 (x, y px) from the two points selected on the active (else either) picking layer."""
+        active = self.viewer.layers.selection.active
+        names = ([active.name] if active is not None and active.name in (DISKS, BVM_PEAKS) else []) + [DISKS, BVM_PEAKS]
+        layer = next((self.viewer.layers[n] for n in names if n in self.viewer.layers
+                      and len(self.viewer.layers[n].selected_data) == 2), None)
+        if layer is None:
+            raise ParameterError(f"Basis from selected points: select exactly two points on '{DISKS}' or "
+                                 f"'{BVM_PEAKS}' (button 'Show disks on the current pattern' or 'Bragg-vector map' "
+                                 "first, then shift-click two reflections).")
         picked = np.asarray(layer.data)[sorted(layer.selected_data)]  # (row, col) detector pixels
         rows_cols = picked - np.asarray(layer.metadata["direct_beam"])
         return rows_cols[:, ::-1].T  # columns g1, g2 as (x, y)
@@ -176,6 +191,48 @@ class StrainWidget(Container):
                                metadata={"direct_beam": [beam[1], beam[0]]})
         self.status.value = f"{len(found)} disks at scan position {index}, radius {radius:.1f} px"
         return found
+
+    # -- Bragg-vector map ----------------------------------------------------------------------
+    def bragg_vector_map(self, *_):
+        """Compute the Bragg-vector map in a worker (:func:`stemlab.strainmap.bragg_vectors`) with the
+        template settings; show it and its peaks, the automatic basis labelled g1, g2."""
+        from napari.utils.notifications import show_error
+
+        from ..strainmap import bragg_vectors
+
+        try:
+            ds, kwargs = self.settings(picked_basis=False)
+        except ParameterError as error:
+            show_error(str(error))
+            return None
+        keep = ("probe", "disk_radius", "vacuum", "correlation_power", "reference", "device")
+        self.status.value = "Bragg-vector map..."
+        return self.tasks.run(bragg_vectors, self._show_bvm, "Bragg-vector map", dataset=ds,
+                              **{k: kwargs[k] for k in keep})
+
+    def _show_bvm(self, vectors):
+        self.bvm = vectors
+        bvm = vectors.datasets()["bvm"]
+        data, kwargs, _ = image_layer_data(bvm, name=BVM, colormap="magma")
+        positive = data[data > 0]
+        kwargs["gamma"] = 0.3  # weak reflections show next to the direct beam
+        kwargs["contrast_limits"] = (0.0, float(positive.max()) if positive.size else 1.0)
+        zero = np.asarray(bvm.metadata["zero_vector_px"], float)  # (row, col) of the zero vector
+        peaks = vectors.peaks[:, [1, 0]] + zero  # (row, col) image pixels
+        labels = [""] * len(peaks)
+        for i, name in enumerate(("g1", "g2")):
+            g = vectors.basis[::-1, i]
+            labels[int(np.argmin(np.hypot(*(vectors.peaks[:, [1, 0]] - g).T)))] = name
+        for name in (BVM, BVM_PEAKS):
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+        self.viewer.add_image(data, **kwargs)
+        self.viewer.add_points(peaks, name=BVM_PEAKS, size=max(2.0, vectors.radius), face_color="transparent",
+                               border_color="cyan", border_width=0.1, ndim=2, features={"label": labels},
+                               text={"string": "{label}", "color": "yellow", "anchor": "upper_left"},
+                               scale=kwargs["scale"], translate=kwargs["translate"],
+                               metadata={"direct_beam": zero.tolist()})
+        self.status.value = vectors.summary()
 
     # -- run ------------------------------------------------------------------------------------
     def run(self, *_):

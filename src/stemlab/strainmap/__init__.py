@@ -7,7 +7,7 @@ detection), ``ellipse`` (detector distortion), ``lattice`` (basis choice and per
 The package is named ``strainmap`` so that the flat API name ``stemlab.strain`` stays the function.
 """
 
-from .pipeline import strain
+from .pipeline import BraggVectors, bragg_vectors, strain
 from .result import StrainResult
 
-__all__ = ["StrainResult", "strain"]
+__all__ = ["BraggVectors", "StrainResult", "bragg_vectors", "strain"]

@@ -10,6 +10,8 @@ corrected; (6) strain and rotation relative to the median lattice of the referen
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
@@ -78,6 +80,109 @@ def make_probe(dataset: Dataset, probe: Any, mean: np.ndarray, disk_radius: Opti
     return image, float(radius)
 
 
+@dataclass
+class BraggVectors:
+    """Disks of every pattern, the Bragg-vector map of a region and its automatic basis.
+
+    Attributes
+    ----------
+    bvm : (ky, kx) map of disk positions relative to each pattern's direct beam, weighted by
+        correlation; the zero vector at pixel ``(ky // 2, kx // 2)``.
+    peaks : (n, 3) peaks of ``bvm`` as vectors (x, y) detector pixels from the direct beam and weight,
+        strongest first.
+    basis : 2 x 2 automatic basis (columns g1, g2 as (x, y) pixels), or None when not asked for.
+    disks : (scan..., m, 3) detected disks (x, y, correlation); ``flat_disks`` the same, (n, m, 3);
+        ``origin`` (n, 2) each pattern's direct beam (x, y).
+    mean : the mean pattern; ``radius`` the probe disk radius (px); ``direct_beam`` (x, y) on the mean.
+    reference : boolean mask of the scan positions summed into ``bvm``; ``k_axes`` the detector's axes.
+    """
+
+    bvm: np.ndarray
+    peaks: np.ndarray
+    basis: Optional[np.ndarray]
+    disks: np.ndarray
+    flat_disks: np.ndarray
+    origin: np.ndarray
+    mean: np.ndarray
+    radius: float
+    direct_beam: tuple
+    reference: np.ndarray
+    k_axes: tuple
+
+    def datasets(self) -> dict[str, Dataset]:
+        """The Bragg-vector map on the detector's calibrated axes (weights: correlation counts)."""
+        return {"bvm": Dataset(self.bvm.astype(np.float32), self.k_axes, kind="image", name="Bragg-vector map",
+                               metadata={"value_units": "", "zero_vector_px": [self.bvm.shape[0] // 2,
+                                                                               self.bvm.shape[1] // 2]})}
+
+    def summary(self) -> str:
+        """Peaks found and the automatic basis."""
+        text = f"Bragg-vector map of {int(self.reference.sum())} patterns: {len(self.peaks)} peaks"
+        if self.basis is None:
+            return text
+        g1, g2 = self.basis[:, 0], self.basis[:, 1]
+        return f"{text}; automatic basis g1 = ({g1[0]:.2f}, {g1[1]:.2f}) px, g2 = ({g2[0]:.2f}, {g2[1]:.2f}) px"
+
+    def save(self, path) -> Path:
+        """Write ``.npz`` (bvm, peaks, basis, reference) atomically."""
+        from ..io.writers import atomic_write
+
+        path = Path(path)
+        if path.suffix.lower() != ".npz":
+            raise ParameterError(f"Cannot write {path}: a Bragg-vector map is saved as .npz; name it OUT.npz.")
+        with atomic_write(path) as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, bvm=self.bvm, peaks=self.peaks, reference=self.reference,
+                                    **({} if self.basis is None else {"basis": self.basis}))
+        return path
+
+
+def bragg_vectors(dataset: Dataset, *, probe: Any = "auto", disk_radius: Optional[float] = None, vacuum=None,
+                  correlation_power: float = 1.0, min_relative_intensity: float = 0.005, min_intensity: float = 0.0,
+                  min_spacing: Optional[float] = None, edge: Optional[float] = None, max_disks: int = 60,
+                  upsample: int = 8, reference=None, automatic: bool = True, device: Any = "auto",
+                  memory_budget: float = DEFAULT_BUDGET,
+                  scheduler: Any = None, progress: Optional[ProgressCallback] = None,
+                  cancel: Optional[CancelToken] = None) -> BraggVectors:
+    """Bragg disks of every pattern and the Bragg-vector map of ``reference`` with its automatic basis.
+
+    Steps (1)-(3) of :func:`strain`, with the same parameters (see there); ``reference`` is the
+    region summed into the map (``None``: the whole scan); ``automatic=False`` skips the automatic
+    basis (``.basis`` is then None).
+
+    Returns
+    -------
+    BraggVectors
+        ``.bvm``, ``.peaks``, ``.basis`` (columns g1, g2 as (x, y) detector pixels), ``.datasets()``.
+    """
+    nav_ndim = _check_dataset(dataset)
+    sig_shape = dataset.sig_shape
+    ref_mask = mp.region_mask(reference, dataset.nav_shape)
+    sub = steps(progress, {"mean": 1, "disks": 10})
+    mean = mean_pattern(dataset, memory_budget=memory_budget, scheduler=scheduler, progress=sub["mean"],
+                        cancel=cancel)
+    probe_img, radius = make_probe(dataset, probe, mean, disk_radius, vacuum)
+    cx, cy, _ = dk.disk_centre_radius(dk.probe_from_pattern(mean, radius)[0])
+    spacing = float(min_spacing) if min_spacing is not None else max(3.0, radius)
+    detector = dk.DiskDetector(dk.template_spectrum(probe_img, sig_shape), sig_shape,
+                               correlation_power=correlation_power, min_relative_intensity=min_relative_intensity,
+                               min_intensity=min_intensity, min_spacing=spacing,
+                               edge=float(edge) if edge is not None else radius, max_disks=max_disks,
+                               upsample=upsample, device=device)
+    found = stream_reduce(dataset.data, detector, nav_ndim=nav_ndim, memory_budget=memory_budget,
+                          scheduler=scheduler, progress=sub["disks"], cancel=cancel, threads=1,
+                          message="Bragg disks")["disks"]
+    check(cancel)
+    flat = found.reshape((-1,) + found.shape[nav_ndim:])
+    origin = lt.origins(flat, (cx, cy))
+    ref_flat = ref_mask.reshape(-1)
+    bvm = lt.bragg_vector_map(flat[ref_flat], origin[ref_flat], sig_shape)
+    peaks = lt.bvm_peaks(bvm, spacing)
+    return BraggVectors(bvm=bvm, peaks=peaks, basis=lt.automatic_basis(peaks, radius) if automatic else None, disks=found, flat_disks=flat,
+                        origin=origin, mean=mean, radius=float(radius), direct_beam=(float(cx), float(cy)),
+                        reference=ref_mask, k_axes=tuple(dataset.sig_axes))
+
+
 def strain(dataset: Dataset, *, probe: Any = "auto", disk_radius: Optional[float] = None, vacuum=None,
            correlation_power: float = 1.0, min_relative_intensity: float = 0.005, min_intensity: float = 0.0,
            min_spacing: Optional[float] = None, edge: Optional[float] = None, max_disks: int = 60,
@@ -138,7 +243,7 @@ def strain(dataset: Dataset, *, probe: Any = "auto", disk_radius: Optional[float
     Pekin et al., Ultramicroscopy 176 (2017) 170 (4D-STEM strain by Bragg-disk cross-correlation);
     Savitzky et al., Microsc. Microanal. 27 (2021) 712 (py4DSTEM); docs/strain.md.
     """
-    nav_ndim = _check_dataset(dataset)
+    _check_dataset(dataset)
     if ellipse is not None and not isinstance(ellipse, (str, np.ndarray, list, tuple)):
         raise ParameterError(f"ellipse={ellipse!r}: use None, 'bragg', 'ring' or a 2 x 2 matrix.")
     if isinstance(ellipse, str) and ellipse not in ELLIPSE:
@@ -147,35 +252,22 @@ def strain(dataset: Dataset, *, probe: Any = "auto", disk_radius: Optional[float
         raise ParameterError("ellipse='ring' needs ring=(r_min, r_max), the amorphous ring's radius range in pixels.")
     if int(min_disks) < 3:
         raise ParameterError(f"min_disks={min_disks}: a lattice fit needs at least 3 disks.")
-    nav_shape, sig_shape = dataset.nav_shape, dataset.sig_shape
+    nav_shape = dataset.nav_shape
     ref_mask = mp.region_mask(reference, nav_shape)
     angle = mp.frame_rotation(frame, dataset.metadata.get("scan_rotation_deg", 0.0)
                               if scan_rotation_deg is None else scan_rotation_deg, direction_deg)
-    sub = steps(progress, {"mean": 1, "disks": 10, "fit": 1})
-
-    mean = mean_pattern(dataset, memory_budget=memory_budget, scheduler=scheduler, progress=sub["mean"],
-                        cancel=cancel)
-    probe_img, radius = make_probe(dataset, probe, mean, disk_radius, vacuum)
-    cx, cy, _ = dk.disk_centre_radius(dk.probe_from_pattern(mean, radius)[0])
-    spacing = float(min_spacing) if min_spacing is not None else max(3.0, radius)
-    detector = dk.DiskDetector(dk.template_spectrum(probe_img, sig_shape), sig_shape,
-                               correlation_power=correlation_power, min_relative_intensity=min_relative_intensity,
-                               min_intensity=min_intensity, min_spacing=spacing,
-                               edge=float(edge) if edge is not None else radius, max_disks=max_disks,
-                               upsample=upsample, device=device)
-    found = stream_reduce(dataset.data, detector, nav_ndim=nav_ndim, memory_budget=memory_budget,
-                          scheduler=scheduler, progress=sub["disks"], cancel=cancel, threads=1,
-                          message="Bragg disks")["disks"]
-    check(cancel)
-    flat = found.reshape((-1,) + found.shape[nav_ndim:])
-    origin = lt.origins(flat, (cx, cy))
-    ref_flat = ref_mask.reshape(-1)
-    bvm = lt.bragg_vector_map(flat[ref_flat], origin[ref_flat], sig_shape)
-    peaks = lt.bvm_peaks(bvm, spacing)
+    sub = steps(progress, {"bvm": 11, "fit": 1})
+    vectors = bragg_vectors(dataset, probe=probe, disk_radius=disk_radius, vacuum=vacuum,
+                            correlation_power=correlation_power, min_relative_intensity=min_relative_intensity,
+                            min_intensity=min_intensity, min_spacing=min_spacing, edge=edge, max_disks=max_disks,
+                            upsample=upsample, reference=ref_mask, automatic=basis_vectors is None, device=device, memory_budget=memory_budget,
+                            scheduler=scheduler, progress=sub["bvm"], cancel=cancel)
+    found, flat, origin, mean, radius = vectors.disks, vectors.flat_disks, vectors.origin, vectors.mean, vectors.radius
+    cx, cy = vectors.direct_beam
     if basis_vectors is not None:
         start = lt.check_basis(basis_vectors)
     else:
-        start = lt.automatic_basis(peaks, radius)
+        start = vectors.basis
         if basis is not None:
             start = lt.basis_from_indices(start, basis)
     fit = lt.fit_lattices(flat, origin, start, min_disks=min_disks)
