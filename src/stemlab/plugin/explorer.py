@@ -5,7 +5,9 @@ axes are the sliders). The dock shows the scan: the navigation image (virtual br
 by default) and every virtual image, with a cross at the probe. Detectors are Shapes
 layers on the pattern; dragging one previews its image live, releasing computes it exactly
 in a worker. One button computes all detectors, the centre of mass / DPC / integrated
-phase and the mean and max pattern in one pass over the data.
+phase and the mean and max pattern in one pass over the data; the DPC rotation is the
+dataset's scan rotation (shown and settable in the calibration box), the curl-free one
+('auto', shown after the run and kept in the DPC layers' metadata) or a given angle.
 """
 
 import weakref
