@@ -5,7 +5,9 @@ axes are the sliders). The dock shows the scan: the navigation image (virtual br
 by default) and every virtual image, with a cross at the probe. Detectors are Shapes
 layers on the pattern; dragging one previews its image live, releasing computes it exactly
 in a worker. One button computes all detectors, the centre of mass / DPC / integrated
-phase and the mean and max pattern in one pass over the data.
+phase and the mean and max pattern in one pass over the data; the DPC rotation is the
+dataset's scan rotation (shown and settable in the calibration box), the curl-free one
+('auto', shown after the run and kept in the DPC layers' metadata) or a given angle.
 """
 
 import weakref
@@ -13,6 +15,7 @@ from dataclasses import asdict
 from typing import Annotated
 
 import numpy as np
+from magicgui.widgets import FunctionGui
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..dataset import Axis, Dataset
@@ -54,14 +57,37 @@ def calibration_parameters(
     camera_length: Annotated[str, {"label": "camera length", "tooltip": "e.g. 0.2 m"}] = "",
     detector_pixel: Annotated[str, {"label": "detector pixel", "tooltip": "e.g. 55 um"}] = "",
     voltage: Annotated[str, {"tooltip": "e.g. 200 kV"}] = "",
+    scan_rotation: Annotated[float, {"label": "scan rotation (deg)", "min": -180.0, "max": 180.0, "step": 0.1,
+                                     "tooltip": "How the scan grid sits on the detector (the file's by default)"}]
+    = 0.0,
+    scan_flip: Annotated[bool, {"label": "scan flip (detector mirrored)",
+                                "tooltip": "The detector image is mirrored relative to the scan"}] = False,
 ) -> dict:
-    """The typed calibration as keyword arguments of :func:`stemlab.calibration.apply_calibration`."""
+    """The typed calibration as keyword arguments of :func:`stemlab.calibration.apply_calibration`:
+    the typed texts, and the scan rotation (degrees) and flip, which always apply."""
     options = {"scan_step": scan_step, "calibration": reciprocal_pixel, "camera_length": camera_length,
                "detector_pixel": detector_pixel, "voltage": voltage}
     options = {k: v.strip() for k, v in options.items() if v.strip()}
-    if not options:
-        raise ParameterError("type at least one value (e.g. 'scan step' 2 nm), then press Apply calibration.")
-    return options
+    return {**options, "scan_rotation": scan_rotation, "scan_flip": scan_flip}
+
+
+DPC_ROTATIONS = ("scan rotation", "auto (minimise CoM curl)", "given angle")
+
+
+def dpc_parameters(
+    dpc_rotation: Annotated[str, {"label": "DPC rotation", "choices": DPC_ROTATIONS,
+                                  "tooltip": "Turns the detector-frame CoM into the scan frame before DPC and "
+                                             "iDPC: the dataset's scan rotation, the curl-free one, or an angle"}]
+    = "scan rotation",
+    angle: Annotated[float, {"label": "angle (deg)", "min": -180.0, "max": 180.0, "step": 0.1}] = 0.0,
+    flip: Annotated[bool, {"label": "flipped (with the angle)"}] = False,
+) -> dict:
+    """The DPC geometry as keyword arguments of :func:`stemlab.diffraction.explore`."""
+    if dpc_rotation == DPC_ROTATIONS[0]:
+        return {"dpc_rotation": None, "dpc_flip": None}
+    if dpc_rotation == DPC_ROTATIONS[1]:
+        return {"dpc_rotation": "auto", "dpc_flip": "auto"}
+    return {"dpc_rotation": angle, "dpc_flip": flip}
 
 
 def is_4dstem_layer(layer) -> bool:
@@ -112,6 +138,8 @@ class ExplorerWidget(QWidget):
         actions.addWidget(self.compute_button)
         actions.addWidget(self.centre_button)
         self.tasks = TaskPanel(self.viewer, locks=[self.compute_button, self.centre_button])
+        self.dpc_form = FunctionGui(dpc_parameters, call_button=False)
+        self.dpc_label = QLabel("DPC rotation: -")  # the geometry the last Compute all used
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.form.native)
@@ -119,6 +147,8 @@ class ExplorerWidget(QWidget):
         layout.addWidget(self.probe_label)
         layout.addLayout(buttons)
         layout.addLayout(actions)
+        layout.addWidget(self.dpc_form.native)
+        layout.addWidget(self.dpc_label)
         layout.addWidget(self._calibration_box())
         layout.addWidget(self.tasks)
 
@@ -128,8 +158,6 @@ class ExplorerWidget(QWidget):
     # -- UI pieces ---------------------------------------------------------------------
     def _calibration_box(self) -> QWidget:
         from superqt import QCollapsible
-
-        from magicgui.widgets import FunctionGui
 
         box = QCollapsible("Calibration (for files that lack it)")
         inner = QWidget()
@@ -179,6 +207,8 @@ class ExplorerWidget(QWidget):
         if ds.data.ndim == 3:  # a line scan: treat as one scan row
             ds = ds.with_data(ds.data[None], axes=(Axis("scan_row", 1, navigate=True),) + ds.axes)
         self.dataset = ds
+        self.calibration_form.scan_rotation.value = ds.scan_rotation_deg  # the file header's geometry
+        self.calibration_form.scan_flip.value = ds.scan_flip
         self.scan_view.set_scan(ds.nav_axes[-2:])
         if not ds.is_lazy:
             self.preview_data, self.preview_stride = ds.data, 1
@@ -303,7 +333,7 @@ class ExplorerWidget(QWidget):
         detectors = {_image_name(lyr): self.detector_of(lyr) for lyr in self.detector_layers}
         detectors = {k: v for k, v in detectors.items() if v is not None}
         self.tasks.run(explore, self._show_all, "Compute all", inputs=[self.source], ds=self.dataset,
-                       detectors=detectors, centre=self._centres)
+                       detectors=detectors, centre=self._centres, **self.dpc_form())
 
     def _show_all(self, result):
         for name, ds in result.datasets().items():
@@ -316,8 +346,13 @@ class ExplorerWidget(QWidget):
                     self.viewer.add_image(data, **kwargs, visible=False)
             else:
                 colormap = "twilight_shifted" if "angle" in name else "gray"  # a cyclic map for angles only
-                self.scan_view.show_image(name, _as_2d(np.asarray(ds.data)), colormap=colormap,
-                                          value_units=ds.metadata.get("units", ""))
+                layer = self.scan_view.show_image(name, _as_2d(np.asarray(ds.data)), colormap=colormap,
+                                                  value_units=ds.metadata.get("units", ""))
+                geometry = {k: ds.metadata[k] for k in ("dpc_rotation_deg", "dpc_flip") if k in ds.metadata}
+                layer.metadata.update(geometry)
+                if geometry:
+                    self.dpc_label.setText(f"DPC rotation {geometry['dpc_rotation_deg']:.1f} deg, "
+                                           + ("flipped" if geometry.get("dpc_flip") else "not flipped"))
 
     def find_centre(self):
         """Direct-beam centre at every position + descan plane; detectors move to the centre."""
@@ -360,6 +395,7 @@ class ExplorerWidget(QWidget):
         layer.translate = ds.translate[offset:] if offset < 0 else ds.translate
         layer.units = napari_units(ds.units[-layer.data.ndim:])
         layer.metadata[META_KEY]["axes"] = [asdict(a) for a in ds.axes][-layer.data.ndim:]
+        layer.metadata[META_KEY].update(ds.scan_geometry)
         sig = ds.sig_axes[-2:]
         for det in self.detector_layers:
             det.scale = [a.scale for a in sig]
