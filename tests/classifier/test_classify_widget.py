@@ -3,22 +3,27 @@
 import numpy as np
 import pytest
 
-from stemlab.plugin.classify_widget import ClassifyWidget
 from stemlab.plugin.layers import image_layer_data
 
 pytestmark = pytest.mark.gui
 
 
-def test_widget_adds_calibrated_layers(make_napari_viewer, bicrystal_ds):
+def click(qtbot, button):
+    """A person's click: Qt's clicked(bool) signal, not a direct call."""
+    from qtpy.QtCore import Qt
+
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_widget_adds_calibrated_layers(make_napari_viewer, bicrystal_ds, qtbot):
     ds, _, _ = bicrystal_ds
     viewer = make_napari_viewer()
     data, kwargs, _ = image_layer_data(ds)
     viewer.add_image(data, **kwargs)
-    widget = ClassifyWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-stemlab", "Crystal classification")
     assert widget.form.image.value.name == "bicrystal"
     widget.set(passes=5)
-    widget.run()
+    click(qtbot, widget.run_button)
     assert widget.tasks.wait(120000)
     names = [layer.name for layer in viewer.layers]
     for suffix in ("class", "probability", "uncertainty (bits)", "unknown", "rotation (deg)", "lattice constant (Å)"):
@@ -36,13 +41,13 @@ def test_widget_adds_calibrated_layers(make_napari_viewer, bicrystal_ds):
     assert [layer.name for layer in widget.form.image.choices] == ["bicrystal"]
 
 
-def test_widget_reports_missing_calibration(make_napari_viewer, monkeypatch):
+def test_widget_reports_missing_calibration(make_napari_viewer, monkeypatch, qtbot):
     viewer = make_napari_viewer()
     viewer.add_image(np.random.rand(100, 100).astype(np.float32), name="raw")
-    widget = ClassifyWidget(viewer)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-stemlab", "Crystal classification")
     errors = []
     monkeypatch.setattr("napari.utils.notifications.show_error", errors.append)
-    widget.run()
+    click(qtbot, widget.run_button)
     assert widget.tasks.wait(30000)
     assert errors and "calibration" in errors[0]
     assert len(viewer.layers) == 1

@@ -8,23 +8,28 @@ from stemlab.simulate.fourd import two_phase_scan
 
 @pytest.mark.gui
 @pytest.mark.slow
-def test_widget_preview_run_and_click(make_napari_viewer, tmp_path, monkeypatch):
+def test_widget_preview_run_and_click(make_napari_viewer, tmp_path, monkeypatch, qtbot):
     monkeypatch.setenv("STEMLAB_CACHE", str(tmp_path))
-    from stemlab.plugin.orientation_widget import SPOTS_LAYER, OrientationWidget
+    import re
+
+    from qtpy.QtCore import Qt
+
+    from stemlab.plugin.orientation_widget import SPOTS_LAYER
 
     viewer = make_napari_viewer()
     ds = two_phase_scan(scan_shape=(6, 5), n_grains=3, seed=4)
     data, kwargs, _ = image_layer_data(ds)
     viewer.add_image(data, **kwargs)
-    widget = OrientationWidget(viewer)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-stemlab", "Orientation mapping")
     widget.set_phases(["Al", "alpha-Fe"])
     widget.set(resolution=2.0)
-    cands = widget.preview()
-    assert cands and cands[0]["score"] > 0.1  # full-detector refined score: ~0.2-0.3 for a good match
+    qtbot.mouseClick(widget.preview_button, Qt.MouseButton.LeftButton)
+    scores = [float(v) for v in re.findall(r"score ([0-9.]+)", widget.candidates_text.toPlainText())]
+    assert scores and scores[0] > 0.1  # full-detector refined score: ~0.2-0.3 for a good match
     assert SPOTS_LAYER in viewer.layers and len(viewer.layers[SPOTS_LAYER].data) > 2
     widget.set(relrod=0.0)  # shown as 'auto': the run measures the width (the scan's is 0.012 1/A)
     assert widget.form.relrod.native.text() == "auto" and widget.parameters()["s_width"] == "auto"
-    widget.run()
+    qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
     assert widget.tasks.wait(120000)
     res = widget.result
     assert res is not None and res.nav_shape == (6, 5)
