@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from stemlab.diffraction.detectors import Annulus, Disk, mask
-from stemlab.plugin.explorer import ExplorerWidget
 from stemlab.plugin.layers import image_layer_data
 
 pytestmark = pytest.mark.gui
@@ -21,11 +20,23 @@ def explorer(make_napari_viewer, small_scan):
     viewer = make_napari_viewer()
     data, kwargs, _ = image_layer_data(small_scan)
     viewer.add_image(data, **kwargs)
-    widget = ExplorerWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    widget = open_explorer(viewer)
     assert widget.tasks.wait(30000)
     yield viewer, widget
     close(widget)
+
+
+def open_explorer(viewer):
+    """The explorer as a person opens it: Plugins > STEM lab > 4D-STEM explorer."""
+    return viewer.window.add_plugin_dock_widget("napari-stemlab", "4D-STEM explorer")[1]
+
+
+def click(button):
+    """A person's click (Qt's clicked(bool) signal), as qtbot.mouseClick sends it."""
+    from qtpy.QtCore import Qt
+    from qtpy.QtTest import QTest
+
+    QTest.mouseClick(button, Qt.MouseButton.LeftButton)
 
 
 def close(widget):
@@ -92,7 +103,7 @@ def test_dragging_previews_then_release_computes_exactly(explorer, small_scan):
 
 def test_compute_all_makes_calibrated_layers(explorer, small_scan):
     viewer, widget = explorer
-    widget.compute_all()
+    click(widget.compute_button)
     assert widget.tasks.wait(60000)
     scan_layers = widget.scan_view.model.layers
     for name in ("BF image", "CoM x", "CoM y", "CoM magnitude", "iDPC phase"):
@@ -124,15 +135,15 @@ def test_cancel_stops_early_and_leaves_no_layers(make_napari_viewer, make_disk_s
     lazy = da.from_array(ds.data, chunks=(1, 40, 32, 32)).map_blocks(slow_rows, dtype=ds.data.dtype)
     data, kwargs, _ = image_layer_data(ds.with_data(lazy))
     viewer.add_image(data, **kwargs)
-    widget = ExplorerWidget(viewer)
+    widget = open_explorer(viewer)
     may_go.set()
     assert widget.tasks.wait(60000)
     before_main = [layer.name for layer in viewer.layers]
     before_scan = [layer.name for layer in widget.scan_view.model.layers]
     computed.clear()
     may_go.clear()
-    widget.compute_all()
-    widget.tasks.cancel()
+    click(widget.compute_button)
+    click(widget.tasks.cancel_button)
     may_go.set()
     assert widget.tasks.wait(30000)
     assert len(computed) < 40 // 2  # stopped within a few chunks of the 40
@@ -143,11 +154,11 @@ def test_cancel_stops_early_and_leaves_no_layers(make_napari_viewer, make_disk_s
 
 def test_calibration_flows_to_derived_layers(explorer):
     viewer, widget = explorer
-    widget.compute_all()
+    click(widget.compute_button)
     assert widget.tasks.wait(60000)
     widget.calibration_form.scan_step.value = ("0.5 nm")
     widget.calibration_form.reciprocal_pixel.value = ("0.02 1/nm")
-    widget.apply_calibration()
+    click(widget.apply_button)
     np.testing.assert_allclose(viewer.layers["mean pattern"].scale, [0.02, 0.02])
     assert [str(u) for u in viewer.layers["mean pattern"].units] == ["1 / nanometer"] * 2
     source = viewer.layers["disk scan"]
@@ -184,13 +195,13 @@ def test_uncalibrated_merlin_file_calibrated_in_the_explorer(shared_data, make_n
     viewer = make_napari_viewer()
     layer = viewer.open(str(shared_data / "4dstem" / "merlin" / "001_4x2_6bit.mib"), plugin="napari-stemlab")[0]
     assert [str(u) for u in layer.units] == ["pixel"] * 4
-    widget = ExplorerWidget(viewer)
+    widget = open_explorer(viewer)
     assert widget.tasks.wait(60000)
     widget.calibration_form.scan_step.value = ("5 nm")
     widget.calibration_form.camera_length.value = ("0.1 m")
     widget.calibration_form.detector_pixel.value = ("55 um")
     widget.calibration_form.voltage.value = ("300 kV")
-    widget.apply_calibration()
+    click(widget.apply_button)
     # k per pixel = p / (lambda L) = 55e-6 / (0.019687e-10 * 0.1) m^-1 = 0.02794 1/angstrom
     np.testing.assert_allclose(layer.scale, [5, 5, 0.02794, 0.02794], rtol=1e-3)
     assert [str(u) for u in layer.units] == ["nanometer"] * 2 + ["1 / angstrom"] * 2
@@ -204,7 +215,7 @@ def test_line_scan_is_explored_as_one_row(make_napari_viewer, small_scan):
     line = small_scan.with_data(small_scan.data[0], axes=small_scan.axes[1:])
     data, kwargs, _ = image_layer_data(line)
     viewer.add_image(data, **kwargs)
-    widget = ExplorerWidget(viewer)
+    widget = open_explorer(viewer)
     assert widget.tasks.wait(30000)
     image = widget.scan_view.model.layers["BF image"].data
     assert image.shape == (1, 7)

@@ -10,18 +10,18 @@ from stemlab.symmetry import match_accuracy
 
 @pytest.mark.gui
 @pytest.mark.slow
-def test_widget_segments_image_layer(make_napari_viewer):
-    from stemlab.plugin.segment_widget import SegmentWidget
+def test_widget_segments_image_layer(make_napari_viewer, qtbot):
+    from qtpy.QtCore import Qt
 
     viewer = make_napari_viewer()
     ds = haadf_image((192, 192), pixel_size=0.03, seed=1, dose=40)
     data, kwargs, _ = image_layer_data(ds)
     viewer.add_image(data, **kwargs)
-    widget = SegmentWidget(viewer)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-stemlab", "Symmetry segmentation")
     assert widget.form.image.value.name == ds.name
     assert widget.form.patch.label == "patch size (nanometer)"
     widget.set(device="cpu")
-    widget.run_button.click()
+    qtbot.mouseClick(widget.run_button, Qt.MouseButton.LeftButton)
     assert widget.tasks.wait(300000)
     labels = [layer for layer in viewer.layers if layer.__class__.__name__ == "Labels"]
     assert len(labels) == 1

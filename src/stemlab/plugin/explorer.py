@@ -166,7 +166,8 @@ class ExplorerWidget(QWidget):
         for name in ("scan_step", "reciprocal_pixel", "camera_length", "detector_pixel", "voltage"):
             self.calibration_form[name].native.setPlaceholderText(self.calibration_form[name].tooltip)
         column.addWidget(self.calibration_form.native)
-        column.addWidget(connect(QPushButton("Apply calibration"), "Apply calibration", self.apply_calibration))
+        self.apply_button = connect(QPushButton("Apply calibration"), "Apply calibration", self.apply_calibration)
+        column.addWidget(self.apply_button)
         box.addWidget(inner)
         return box
 
