@@ -18,6 +18,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("errors", "units", "dataset", "calibration", "results", "cache", "backend", "io")),
     ("physics", ("crystal", "simulate", "samples")),
     ("analyses", ("diffraction", "orientation", "symmetry", "classifier", "phasefield", "strainmap")),
+    ("live", ("live",)),
     ("demo", ("demo",)),
     ("cli", ("cli",)),
     ("plugin", ("plugin",)),
