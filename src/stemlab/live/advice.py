@@ -68,7 +68,7 @@ class WhereNext:
     nearest_distance: np.ndarray | None = field(default=None, repr=False)
 
     def suggest(self, n: int, *, among=None, min_distance: int = 2) -> list[dict]:
-        """The ``n`` best positions, best first, spread out.
+        """The ``n`` best positions, spread out, best first.
 
         A position is taken only when no position already taken lies within ``min_distance``
         scan steps (along rows or columns); when that leaves fewer than ``n``, the spacing is
@@ -99,6 +99,7 @@ class WhereNext:
                else np.zeros(candidates.size))
         order = candidates[np.lexsort((-tie, -self.score.ravel()[candidates]))]
         chosen = _spread(order, self.score.shape, n, int(min_distance))
+        chosen.sort(key=lambda p: -self.score.flat[p])  # stable: equal scores keep the tie-break order
         rows, cols = np.divmod(np.asarray(chosen, dtype=np.int64), self.score.shape[1])
         return [{"row": int(r), "column": int(c), "score": float(self.score[r, c]), "reason": str(self.reason[r, c])}
                 for r, c in zip(rows, cols)]
