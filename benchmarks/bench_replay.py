@@ -1,6 +1,6 @@
 """Adaptive acquisition in replay: accuracy of the filled-in maps against the budget, adaptive vs uniform.
 
-For each scan the whole scan is indexed once (stemlab.index_orientations, Al + alpha-Fe, 1.5 degree
+For each scan the whole scan is indexed once (stemlab.index_orientations, Al + alpha-Fe, default 1 degree
 library) and stemlab.live.replay simulates the acquisitions on it; the table has, per budget (share
 of positions visited), the phase and orientation accuracy against the known truth (orientation:
 within 2 degrees or kinematically indistinguishable, stemlab.orientation.evaluate) and the agreement
@@ -131,7 +131,7 @@ def main(argv=None):
         t0 = time.perf_counter()
         ds, settings = load_scan(name)
         t1 = time.perf_counter()
-        reference = index_orientations(ds, PHASES, resolution=1.5, **settings)
+        reference = index_orientations(ds, PHASES, **settings)
         t2 = time.perf_counter()
         budgets = BUDGETS if name != "astar" else (0.34, 0.5)
         report = replay(ds, PHASES, reference=reference, budget=budgets[3] if len(budgets) > 3 else budgets[0],
