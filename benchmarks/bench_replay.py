@@ -1,7 +1,7 @@
 """Adaptive acquisition in replay: accuracy of the filled-in maps against the budget, adaptive vs uniform.
 
 For each scan the whole scan is indexed once (stemlab.index_orientations, Al + alpha-Fe, default 1 degree
-library) and stemlab.live.replay simulates the acquisitions on it; the table has, per budget (share
+library, relrod width of the data: 0.012 1/A) and stemlab.live.replay simulates the acquisitions on it; the table has, per budget (share
 of positions visited), the phase and orientation accuracy against the known truth (orientation:
 within 2 degrees or kinematically indistinguishable, stemlab.orientation.evaluate) and the agreement
 with the full scan, for the adaptive and the uniform subsample (docs/live.md, "Where next and
@@ -89,7 +89,7 @@ def load_scan(name):
     if name == "stemlab":
         import stemlab
 
-        return stemlab.sample_4dstem(), {}
+        return stemlab.sample_4dstem(), {"s_width": 0.012}  # the sample's relrod width (docs/orientation.md)
     if name == "diffsims":
         # diffsims' relrod is linear, 1 - |s| / 0.03: the library's Gaussian of the same variance
         return diffsims_scan(), {"calibration": CAL, "s_width": 0.012}

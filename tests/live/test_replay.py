@@ -108,3 +108,17 @@ def test_real_blockfile_replays_end_to_end(shared_data, tmp_path):
     assert "full_phase_accuracy" not in report  # no ground truth in a real file
     assert report["settings"]["orientation"] == {"resolution": 4.0}
     json.dumps(report)
+
+
+def test_progress_reaches_the_end_and_cancel_stops():
+    from stemlab.backend.progress import CancelToken
+    from stemlab.errors import Cancelled
+
+    reference = voronoi_reference()
+    seen = []
+    replay(None, None, reference=reference, budget=0.3, budgets=[0.2], progress=lambda d, t, m: seen.append((d, t)))
+    assert seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        replay(None, None, reference=reference, budget=0.3, cancel=token)

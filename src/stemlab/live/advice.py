@@ -199,8 +199,7 @@ def where_next(result, *, pending=None, uncertainty=None, neighbours: int = 8, b
     indexed = np.ones(shape, bool) if pending is None else ~_mask(pending, shape, "pending")
     if neighbours < 1:
         raise ParameterError(f"neighbours={neighbours}: compare with at least 1 indexed neighbour.")
-    axes = _scan_axes(result.dataset_axes, shape) if result.dataset_axes else (Axis("scan_y", shape[0]),
-                                                                               Axis("scan_x", shape[1]))
+    axes = _scan_axes(result.dataset_axes, shape)
     if not indexed.any():
         ones = np.ones(shape)
         return WhereNext(ones * WEIGHTS["pending"], np.full(shape, "pending", dtype=object), axes, ones)

@@ -83,7 +83,7 @@ def replay(data, phases, *, budget: float = 0.25, budgets=None, seed: int = 0, p
     ----------
     Godaliyadda et al., IEEE Trans. Comput. Imaging 4 (2018) 1 (SLADS); docs/live.md.
     """
-    from ..backend.progress import steps
+    from ..backend.progress import report as tell, steps
 
     budgets = _budgets(budget, budgets)
     _check_share("coarse", coarse)
@@ -110,8 +110,7 @@ def replay(data, phases, *, budget: float = 0.25, budgets=None, seed: int = 0, p
         record.update(scoring.score("adaptive", visited))
         record.update(scoring.score("uniform", uniform_mask(shape, b, rng)))
         curve.append(record)
-        if sub["replay"] is not None:
-            sub["replay"](i + 1, len(budgets), "replaying the acquisition")
+        tell(sub["replay"], i + 1, len(budgets), "replaying the acquisition")
     head = next(r for r in curve if r["budget"] == float(budget))
     report = {"budget": float(budget)}
     report.update({k: v for k, v in head.items() if k not in ("budget", "visited")})
