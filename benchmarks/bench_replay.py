@@ -143,6 +143,13 @@ def main(argv=None):
         print("fill rule at budget {:.2f}: ".format(report["budget"]) + "; ".join(
             f"{k} neighbour(s): adaptive phase agreement {r['adaptive_phase_agreement']:.3f}, "
             f"uniform {r['uniform_phase_agreement']:.3f}" for k, r in fills.items()))
+        seeds = [replay(ds, PHASES, reference=reference, budget=report["budget"], budgets=[], seed=seed)
+                 for seed in range(5)]
+        keys = [k for k in seeds[0] if k.startswith(("adaptive_phase", "uniform_phase", "adaptive_orientation_acc",
+                                                        "uniform_orientation_acc"))]
+        print("5 seeds (raster offsets) at budget {:.2f}: ".format(report["budget"]) + "; ".join(
+            f"{k} {np.mean([r[k] for r in seeds]):.3f} [{min(r[k] for r in seeds):.3f}, "
+            f"{max(r[k] for r in seeds):.3f}]" for k in keys))
         print(f"time: data {t1 - t0:.1f} s, indexing {t2 - t1:.1f} s, replay over {len(budgets)} budgets "
               f"{t3 - t2:.1f} s; load average {open('/proc/loadavg').read().split()[:3]}")
         if args.json:
