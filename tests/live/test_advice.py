@@ -147,3 +147,14 @@ def test_fast_misorientation_equals_orix(phases):
         ours = pair_misorientation_deg(A, B, np.full(50, p), phases)
         assert np.abs(ours - disorientation_deg(A, B, ph)).max() < 1e-3
         assert ours.max() > 30
+
+
+def test_where_next_follows_the_result_protocol(phases, tmp_path):
+    from stemlab.results import AnalysisResult
+
+    advice = where_next(constructed(phases))
+    assert isinstance(advice, AnalysisResult) and "positions score above 0.5" in advice.summary()
+    rows = advice.save(tmp_path / "all.csv").read_text().splitlines()
+    assert len(rows) == 1 + np.count_nonzero(advice.score > 0)
+    with np.load(advice.save(tmp_path / "maps.npz")) as saved:
+        assert np.allclose(saved["where_next"], advice.score) and "calibration" in saved.files
