@@ -14,7 +14,8 @@ replay"). Scans:
   shows stemlab reads that convention: its rotations are diffsims' turned 180 degrees about y);
 * ``astar``: the real 3 x 2 NanoMegas blockfile of ../shared/data (no truth; agreement only).
 
-~6 min on 2 cores:  python benchmarks/bench_replay.py [--scans stemlab diffsims astar] [--json OUT_DIR]
+~5 min on 2 cores:  python benchmarks/bench_replay.py [--scans stemlab diffsims astar] [--json OUT_DIR]
+[--figure docs/images/live_replay.png]
 """
 
 from __future__ import annotations
@@ -114,11 +115,50 @@ def print_table(name, report):
         print(" | ".join([f"{row['budget']:.2f}", str(row["visited"])] + [f"{row[k]:.3f}" for k in keys]))
 
 
+def save_figure(path, ds, reference, budget=0.25):
+    """Full-scan phase map, where_next on the adaptive visit, and the filled maps of both samplings."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from stemlab.live.advice import where_next
+    from stemlab.live.neighbours import fill_phase, nearest_indexed
+    from stemlab.live.replay import adaptive_masks, uniform_mask
+
+    rng = np.random.default_rng(0)
+    (_, adaptive), = adaptive_masks(reference, [budget], rng=rng)
+    uniform = uniform_mask(adaptive.shape, budget, rng)
+    full = reference.arrays["phase"]
+    panels = [("full scan: phase", full, None)]
+    advice = where_next(reference, pending=~adaptive)
+    panels.append((f"where next after {budget:.0%} adaptive", advice.score, adaptive))
+    for name, mask in (("adaptive", adaptive), ("uniform", uniform)):
+        filled, _ = fill_phase(full, mask, nearest_indexed(mask, 4))
+        agree = np.mean(filled == full)
+        panels.append((f"{name} {budget:.0%}: filled phase (agr. {agree:.3f})", filled, mask))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.3))
+    ay, ax = ds.nav_axes
+    extent = (ax.offset - ax.scale / 2, ax.offset + (ax.size - 0.5) * ax.scale,
+              ay.offset + (ay.size - 0.5) * ay.scale, ay.offset - ay.scale / 2)
+    for axis, (title, image, mask) in zip(axes, panels):
+        axis.imshow(image, extent=extent, cmap="viridis" if "where" in title else "coolwarm", interpolation="nearest")
+        if mask is not None:
+            yy, xx = np.nonzero(mask)
+            axis.plot(ax.offset + xx * ax.scale, ay.offset + yy * ay.scale, "k.", ms=1.5)
+        axis.set_title(title, fontsize=9)
+        axis.set_xlabel(f"x ({ax.units})")
+    axes[0].set_ylabel(f"y ({ay.units})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--scans", nargs="+", default=["stemlab", "diffsims", "astar"],
                     choices=["stemlab", "diffsims", "astar"])
     ap.add_argument("--json", type=Path, help="folder for the replay reports (one JSON per scan)")
+    ap.add_argument("--figure", type=Path, help="PNG of the maps at 25 %% (first scan with ground truth)")
     args = ap.parse_args(argv)
     from stemlab.live.replay import replay
     from stemlab.orientation import index_orientations
@@ -152,6 +192,9 @@ def main(argv=None):
             f"{max(r[k] for r in seeds):.3f}]" for k in keys))
         print(f"time: data {t1 - t0:.1f} s, indexing {t2 - t1:.1f} s, replay over {len(budgets)} budgets "
               f"{t3 - t2:.1f} s; load average {open('/proc/loadavg').read().split()[:3]}")
+        if args.figure and "full_phase_accuracy" in report:
+            save_figure(args.figure, ds, reference)
+            args.figure = None
         if args.json:
             args.json.mkdir(parents=True, exist_ok=True)
             (args.json / f"replay_{name}.json").write_text(json.dumps(report, indent=1))
