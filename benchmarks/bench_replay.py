@@ -1,8 +1,8 @@
 """Adaptive acquisition in replay: accuracy of the filled-in maps against the budget, adaptive vs uniform.
 
-For each scan the whole scan is indexed once (stemlab.index_orientations, Al + alpha-Fe, default 1 degree
-library, relrod width of the data: 0.012 1/A) and stemlab.live.replay simulates the acquisitions on it; the table has, per budget (share
-of positions visited), the phase and orientation accuracy against the known truth (orientation:
+For each scan the whole scan is indexed once (stemlab.index_orientations, Al + alpha-Fe, default
+1 degree library, relrod width of the data: 0.012 1/A) and stemlab.live.replay simulates the
+acquisitions on it; the table has, per budget (share of positions visited), the phase and orientation accuracy against the known truth (orientation:
 within 2 degrees or kinematically indistinguishable, stemlab.orientation.evaluate) and the agreement
 with the full scan, for the adaptive and the uniform subsample (docs/live.md, "Where next and
 replay"). Scans:

@@ -108,6 +108,11 @@ def test_real_blockfile_replays_end_to_end(shared_data, tmp_path):
     assert "full_phase_accuracy" not in report  # no ground truth in a real file
     assert report["settings"]["orientation"] == {"resolution": 4.0}
     json.dumps(report)
+    # a scan with an extra depth axis (Prismatic, 2 x 11 x 11 positions) is refused before any indexing
+    with pytest.raises(ParameterError, match="no 2D scan"):
+        replay(shared_data / "4dstem" / "prismatic_si100_4d.emd", ["Si"])
+    with pytest.raises(ParameterError, match="navigation shape"):
+        replay(np.zeros((2, 3, 4, 8, 8)), ["Si"])
 
 
 def test_progress_reaches_the_end_and_cancel_stops():

@@ -226,14 +226,16 @@ class _Scoring:
             ok, angle = self._angles(filled, self.R[source], phase, R_true)
             same_grain = grain[source] == grain
             right = ok & ((angle <= self.tolerance) | (self.equivalent[source] & same_grain))
-            out.update({f"{name}_phase_accuracy": float(ok.mean()), f"{name}_orientation_accuracy": float(right.mean())})
+            out.update({f"{name}_phase_accuracy": float(ok.mean()),
+                        f"{name}_orientation_accuracy": float(right.mean())})
         return out
 
     def full(self) -> dict:
         if self.truth is None:
             return {}
         ok = self.phase.ravel() == self.truth[0]
-        return {"full_phase_accuracy": float(ok.mean()), "full_orientation_accuracy": float((ok & self.equivalent).mean())}
+        return {"full_phase_accuracy": float(ok.mean()),
+                "full_orientation_accuracy": float((ok & self.equivalent).mean())}
 
 
 def _truth(data, shape):
@@ -249,14 +251,22 @@ def _truth(data, shape):
 
 
 def _as_scan(data):
-    """A Dataset of the recorded scan: Datasets and arrays pass through, a path is read."""
+    """The recorded scan, checked to be a 2D scan of 2D patterns before anything is indexed: a path
+    is read (its first such dataset), a Dataset or a 4D array passes through."""
+    from ..dataset import Dataset
+
     if isinstance(data, (str, Path)):
         from ..io import load
 
         found = [d for d in load(data) if len(d.nav_axes) == 2 and len(d.sig_axes) == 2]
         if not found:
-            raise ParameterError(f"{data} holds no 2D scan of 2D patterns to replay (--replay FILE).")
+            raise ParameterError(f"{data} holds no 2D scan of 2D patterns to replay (--replay FILE); "
+                                 "replay needs a scan of ny x nx positions.")
         return found[0]
+    nav = data.nav_shape if isinstance(data, Dataset) else np.shape(data)[:-2]
+    if len(nav) != 2:
+        raise ParameterError(f"Replay needs a 2D scan (ny, nx) of patterns; the data has navigation shape "
+                             f"{tuple(nav)}.")
     return data
 
 
