@@ -4,14 +4,16 @@ For each scan the whole scan is indexed once (stemlab.index_orientations, Al + a
 1 degree library, relrod width of the data: 0.012 1/A) and stemlab.live.replay simulates the
 acquisitions on it; the table has, per budget (share of positions visited), the phase and
 orientation accuracy against the known truth (orientation: within 2 degrees or kinematically
-indistinguishable, stemlab.orientation.evaluate) and the agreement with the full scan, for the adaptive and the uniform subsample (docs/live.md, "Where next and
-replay"). Scans:
+indistinguishable, stemlab.orientation.evaluate) and the agreement with the full scan, for the
+adaptive and the uniform subsample, then the fill rules and five raster seeds at 25 % (docs/live.md,
+"Where next and replay"). Scans:
 
 * ``stemlab``: the sample scan, 48 x 48 positions of Voronoi Al + Fe grains (stemlab.simulate);
 * ``diffsims``: 40 x 40 positions of a Voronoi Al + Fe polycrystal laid out here, every pattern made
   by diffsims (pyxem's kinematic simulator, none of our forward model; test extra) and drawn on a
-  128 px detector in pyxem's convention with Poisson noise (tests/orientation/test_reference_simulators.py
-  shows stemlab reads that convention: its rotations are diffsims' turned 180 degrees about y);
+  128 px detector in pyxem's convention with Poisson noise (tests/orientation/
+  test_reference_simulators.py shows stemlab reads that convention: its rotations are diffsims'
+  turned 180 degrees about y);
 * ``astar``: the real 3 x 2 NanoMegas blockfile of ../shared/data (no truth; agreement only).
 
 ~5 min on 2 cores:  python benchmarks/bench_replay.py [--scans stemlab diffsims astar] [--json OUT_DIR]
