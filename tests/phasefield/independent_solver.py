@@ -98,14 +98,15 @@ def render(u, *, dose, background=100.0, contrast=60.0, blur_px=0.0, fringes=0.0
 
 def independent_video(model="allen-cahn", *, shape=(64, 64), n_frames=20, pixel_size=1.0, frame_time=0.8,
                       mk=None, mw=1.0, mdg=None, delta=None, dose=1.0, blur_px=0.0, fringes=0.0,
-                      drift_px=0.0, current_drift=0.0, refine=1, margin=0.25, seed=0) -> Dataset:
+                      drift_px=0.0, current_drift=0.0, refine=1, margin=0.25, t_start=0.0, seed=0) -> Dataset:
     """A noisy video (counts) from the explicit solver, with its ground truth in metadata.
 
     Lengths in nm, times in s. ``delta`` (nm) sets M kappa = MW delta^2 / 2 unless ``mk``
     is given. ``dose`` scales the 100 + 60 u counts. The sample is ``1 + 2 margin`` times
     the field of view and periodic; the window drifts by ``drift_px`` px per frame
     (integer steps of the fine grid, along a fixed diagonal). ``refine``: the solver's grid
-    is that many times finer than the pixels.
+    is that many times finer than the pixels. ``t_start`` (s): evolution before the first frame
+    (Cahn-Hilliard: let the spinodal pattern form).
     """
     rng = np.random.default_rng(seed)
     if mk is None:
@@ -117,7 +118,7 @@ def independent_video(model="allen-cahn", *, shape=(64, 64), n_frames=20, pixel_
     pad_y, pad_x = int(round(margin * H)), int(round(margin * W))
     big = ((H + 2 * pad_y) * refine, (W + 2 * pad_x) * refine)
     dxf = pixel_size / refine
-    times = np.arange(n_frames) * frame_time
+    times = t_start + np.arange(n_frames) * frame_time
     u0 = initial_field(big, model, dxf, delta, rng)
     fields = euler_solve(u0, times, model, mk, mw, mdg, dxf)
     frames = []
