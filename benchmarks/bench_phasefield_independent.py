@@ -6,12 +6,13 @@
 
 Videos: ``tests/phasefield/independent_solver.py`` (explicit Euler, 5-point Laplacian, on a
 periodic sample 1.5 x the field of view, so the frames are a non-periodic window) rendered
-as plain Z-contrast (100 + 60 u) x dose counts with Poisson noise; 64 x 64 px at 1 nm,
+as plain Z-contrast (100 + 60 u) x dose counts with Poisson noise; 48 x 48 px at 1 nm,
 16 frames. Allen-Cahn: M W = 1 /s, M dG = -0.05 /s, frames 0.8 s apart, widths 2, 4, 6 px,
 doses 0.3, 1, 3. Cahn-Hilliard: frames half the relaxation time delta^2 / (M W) apart after
-8 relaxation times of spinodal decomposition, widths 2 and 3 px (explicit Cahn-Hilliard steps
-scale as width^4: wider ones cost minutes each). Case names: MODEL-WIDTH-DOSE.
-The fit uses the documented rule for ``downsample`` (the interface >= 2 grid points wide).
+8 relaxation times of spinodal decomposition, widths 4 px (three doses) and 2 px (explicit
+Cahn-Hilliard steps scale as width^4: 6 px would cost many minutes). Case names:
+MODEL-WIDTH-DOSE. The fit runs at its default downsample 2, so a 2 px interface is one grid
+point wide: the verdict names it as under-resolved.
 
 Prints per case the relative errors, the reported 1.96-sigma intervals and whether they hold
 the truth, PSNR of noisy / oracle-tuned Gaussian / oracle-tuned non-local means / fit, then
@@ -30,16 +31,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "phasefield"))
 
-AC_WIDTHS, CH_WIDTHS, DOSES = (2.0, 4.0, 6.0), (2.0, 3.0), (0.3, 1.0, 3.0)
+AC_WIDTHS, DOSES = (2.0, 4.0, 6.0), (0.3, 1.0, 3.0)
 
 
 def case_names():
     names = [f"ac-{w:g}-{d:g}" for w in AC_WIDTHS for d in DOSES]
-    names += [f"ch-2-{d:g}" for d in DOSES] + ["ch-3-1"]
+    names += [f"ch-4-{d:g}" for d in DOSES] + ["ch-2-1"]
     return names
 
 
-def make_video(name, fipy=False, shape=(64, 64), n_frames=16, seed=0):
+def make_video(name, fipy=False, shape=(48, 48), n_frames=16, seed=0):
     from independent_solver import independent_video
 
     kind, width, dose = name.split("-")
@@ -68,7 +69,7 @@ def run_case(name, steps, fipy=False, baselines=True):
     gt = ds.metadata["ground_truth"]
     truth = gt["identifiable"]
     width_px = truth["interface_width"] / ds.axes[1].scale
-    d = 1 if width_px < 4 else 2
+    d = 2  # the default; at 1 the fits had not converged in the step budget (measured)
     t0 = time.perf_counter()
     res = fit_phasefield(ds, model, steps=steps, downsample=d)
     wall = time.perf_counter() - t0
@@ -81,6 +82,7 @@ def run_case(name, steps, fipy=False, baselines=True):
         tv = truth[key]
         row[key] = {"fit": v["value"], "stderr": v["stderr"], "truth": tv, "rel_err": (v["value"] - tv) / tv,
                     "covered": bool(abs(v["value"] - tv) <= 1.96 * v["stderr"])}
+    row["width_field"] = res.quality["interface_width_from_field"]
     clean = gt["clean"]
     row["psnr_noisy"] = psnr(ds.data, clean)
     row["psnr_fit"] = psnr(res.denoised, clean)
@@ -123,7 +125,14 @@ def main():
     parser.add_argument("--fipy", action="store_true", help="also fit two FiPy videos (AC and CH, 48 x 48, 12 frames)")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--json", help="also write the rows as JSON here")
+    parser.add_argument("--summary", nargs="+", metavar="JSON", help="only print the table of earlier runs")
     args = parser.parse_args()
+    if args.summary:
+        rows = [row for path in args.summary for row in json.load(open(path))]
+        for row in rows:
+            print_row(row)
+        summary(rows)
+        return
     print(f"# load at start: {open('/proc/loadavg').read().strip()}")
     rows = []
     for name in args.cases.split(","):
