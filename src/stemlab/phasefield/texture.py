@@ -17,6 +17,7 @@ import numpy as np
 
 PEAK_FACTOR = 10.0  # a lattice peak: power > this x max(local median power, shot-noise power)
 BACKGROUND_WINDOW = 9  # frequency bins of the local median
+PEAK_DILATION = 6  # bins added around each peak: the window's leakage and the mirror seams spread it
 
 
 def mirror(img):
@@ -46,7 +47,7 @@ def lattice_transfer(mean_image, sigma: float, noise_var: float) -> np.ndarray:
     -------
     numpy.ndarray
         Weights in [0, 1]: the high-pass (1 - exp(-2 (pi sigma k)^2)) on the bins of lattice peaks
-        (dilated by one bin) with periods below 2 sigma, 0 elsewhere.
+        (dilated by PEAK_DILATION bins) with periods below 2 sigma, 0 elsewhere.
     """
     from scipy import ndimage
 
@@ -56,7 +57,7 @@ def lattice_transfer(mean_image, sigma: float, noise_var: float) -> np.ndarray:
     background = ndimage.median_filter(power, size=BACKGROUND_WINDOW, mode="wrap")
     noise_power = 4.0 * ext.size * max(float(noise_var), 1e-30)  # the 4 mirror copies add coherently
     peaks = power > PEAK_FACTOR * np.maximum(background, noise_power)
-    peaks = ndimage.binary_dilation(peaks, iterations=1)
+    peaks = ndimage.binary_dilation(peaks, iterations=PEAK_DILATION)
     ky = np.fft.fftfreq(2 * H)[:, None]
     kx = np.fft.rfftfreq(2 * W)[None, :]
     k2 = ky ** 2 + kx ** 2
