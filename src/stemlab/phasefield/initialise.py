@@ -20,6 +20,7 @@ from ..dataset import Axis, Dataset
 from ..errors import ParameterError
 from .model import TILT_LIMIT, interface_width_from_field
 from .operators import normalize_model
+from .texture import lattice_transfer, texture_numpy
 
 CHI2_MEDIAN_1DOF = 0.454936  # median of a chi-square variable with one degree of freedom
 WINDOW_MARGIN = 0.25  # free margin each side of the frame (fraction of its size), boundary='window'; 0.12 measured ~20 % low kinetics
@@ -53,6 +54,7 @@ class FitSetup:
     fit_dG: bool
     substep_fraction: float
     texture_sigma: float  # px
+    texture_transfer: np.ndarray  # Fourier mask of the templates' lattice texture (.texture)
     model_error: float
     t0: float  # perf_counter at the start of the fit
 
@@ -211,12 +213,16 @@ def prepare_video(dataset, model, *, steps, downsample, frames, crop, align, bou
     # physics inside (periodic wrap-around happens in the margin)
     pad = max(4, int(math.ceil(WINDOW_MARGIN * min(ny, nx) / d))) if boundary == "window" else 0
     m_seg = max(1, min(int(segment), T))
+    texture_sigma = float(max(6.0, 3.0 * d)) if texture_sigma is None else float(texture_sigma)
+    mean_image = (y * mask).sum(0) / np.maximum(mask.sum(0), 1)
+    noise_var = gain * scale_I / T if poisson else gain / T
+    transfer = lattice_transfer(mean_image, texture_sigma, noise_var)
     setup = FitSetup(
         model=model, ds=ds, key=key, tsl=tsl, ysl=ysl, xsl=xsl, y=y, mask=mask, drift=drift, poisson=poisson,
         gain=gain, scale_I=scale_I, d=d, dx=float(y_axis.scale) * d, hstep=float(t_axis.scale),
         boundary=boundary, pad=pad, m_seg=m_seg, n_seg=int(math.ceil(T / m_seg)),
         fit_dG=True if driving_force is None else bool(driving_force), substep_fraction=substep_fraction,
-        texture_sigma=float(max(6.0, 3.0 * d)) if texture_sigma is None else texture_sigma,
+        texture_sigma=texture_sigma, texture_transfer=transfer,
         model_error=model_error, t0=t0)
     return setup, dev
 
@@ -229,7 +235,7 @@ def initial_start(setup: FitSetup, state=None) -> Start:
                      step=state.step, optimizer=state.optimizer)
     y, mask, d, scale_I = setup.y, setup.mask, setup.d, setup.scale_I
     u_pix = initial_order_parameter(y, d, sigma_px=max(2.0, 1.5 * d))
-    u_init, A, B = refine_initial(y, block_mean(u_pix, d), mask, d, TEMPLATE_RIDGE, setup.texture_sigma)
+    u_init, A, B = refine_initial(y, block_mean(u_pix, d), mask, d, TEMPLATE_RIDGE, setup.texture_transfer)
     a0, b0 = A / scale_I, B / scale_I
     b_rms = float(np.mean(b0))  # mean phase contrast: fixes the scale of u
     theta0 = initial_theta(u_init, setup.dx, setup.hstep, setup.model)
@@ -338,11 +344,9 @@ def init_templates(y, u_up, mask, ridge):
     return A, B
 
 
-def texture_only(T_img, sigma):
-    """Keep only the texture of a template (high-pass, Gaussian ``sigma`` px) plus its mean."""
-    from scipy import ndimage
-
-    return T_img.mean() + T_img - ndimage.gaussian_filter(T_img, sigma, mode="reflect")
+def texture_only(T_img, transfer):
+    """Keep only the lattice texture of a template (see :mod:`.texture`) plus its mean."""
+    return T_img.mean() + texture_numpy(T_img, transfer)
 
 
 def two_means(values):
@@ -359,7 +363,7 @@ def two_means(values):
     return c0, c1
 
 
-def refine_initial(y, u0, mask, d, ridge, texture_sigma, rounds: int = 3):
+def refine_initial(y, u0, mask, d, ridge, transfer, rounds: int = 3):
     """Alternate templates and order parameter: a cheap rank-2 factorisation.
 
     Templates in closed form (texture-constrained), then the order parameter per grid point in
@@ -372,7 +376,7 @@ def refine_initial(y, u0, mask, d, ridge, texture_sigma, rounds: int = 3):
     for _ in range(rounds):
         u_up = np.repeat(np.repeat(u0, d, 1), d, 2)
         A, B = init_templates(y, u_up, mask, ridge)
-        A, B = texture_only(A, texture_sigma), texture_only(B, texture_sigma)
+        A, B = texture_only(A, transfer), texture_only(B, transfer)
         num = block_sum(m * B * (y - A), d)
         den = block_sum(m * B * B, d) + 1e-12
         u_new = ndimage.gaussian_filter(num / den, (1.0, 1.0, 1.0))
@@ -382,7 +386,7 @@ def refine_initial(y, u0, mask, d, ridge, texture_sigma, rounds: int = 3):
         u0 = np.clip(u_new, -0.1, 1.1)
     u_up = np.repeat(np.repeat(u0, d, 1), d, 2)
     A, B = init_templates(y, u_up, mask, ridge)
-    return u0, texture_only(A, texture_sigma), texture_only(B, texture_sigma)
+    return u0, texture_only(A, transfer), texture_only(B, transfer)
 
 
 def initial_theta(u0, dx, h, model):

@@ -23,7 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ParameterError
 from .operators import Propagator
+from .texture import TextureFilter
 
 TILT_LIMIT = 3.2  # dG / W = tanh(raw) / 3.2: both wells stay minima (|dG| < W / 3), so two phases exist
 MAX_SUBSTEPS = 64  # integration sub-steps per frame interval, at most
@@ -125,30 +127,12 @@ def theta_of(raw, fit_dG: bool):
 def substeps_per_frame(theta, model: str, hstep: float, substep_fraction: float) -> int:
     """Integration sub-steps per frame interval: ``substep_fraction`` of the relaxation time."""
     mk, mw = float(theta[0]), float(theta[1])
+    if not (math.isfinite(mk) and math.isfinite(mw) and mk > 0 and mw > 0):
+        raise ParameterError(f"The phase-field fit diverged (kinetics M*kappa = {mk:g}, M*W = {mw:g}): lower the "
+                             "learning rate (lr), raise downsample or check that the video shows a phase "
+                             "transformation.")
     relax = 1.0 / mw if model == "allen-cahn" else (2 * mk / mw) / mw  # 1/(MW) or delta^2/(MW)
     return int(np.clip(math.ceil(hstep / (substep_fraction * relax)), 1, MAX_SUBSTEPS))
-
-
-class LowPass:
-    """Gaussian low-pass (``sigma`` px) with mirrored edges for (H, W) tensors."""
-
-    def __init__(self, shape, sigma: float, device, dtype):
-        import torch
-
-        H, W = shape
-        ky = np.fft.fftfreq(2 * H)[:, None]
-        kx = np.fft.rfftfreq(2 * W)[None, :]
-        transfer = np.exp(-2 * (np.pi * sigma) ** 2 * (ky ** 2 + kx ** 2))
-        self.shape = (H, W)
-        self.transfer = torch.as_tensor(transfer, device=device, dtype=dtype)
-
-    def __call__(self, img):
-        import torch
-
-        H, W = self.shape
-        ext = torch.cat([img, torch.flip(img, dims=(0,))], dim=0)
-        ext = torch.cat([ext, torch.flip(ext, dims=(1,))], dim=1)
-        return torch.fft.irfft2(torch.fft.rfft2(ext) * self.transfer, s=(2 * H, 2 * W))[:H, :W]
 
 
 @dataclass
@@ -197,7 +181,7 @@ class PhaseFieldModel:
         gain = self.gain = float(setup.gain)
         scale_I = setup.scale_I
         self.prior_w = 0.5 * scale_I / gain if setup.poisson else 0.5 * scale_I ** 2 / gain
-        self.lowpass = LowPass((setup.ny, setup.nx), setup.texture_sigma, device, dtype)
+        self.texture = TextureFilter(setup.texture_transfer, device, dtype)
         self.sigma_start = max(0.1, float(setup.model_error))
 
     def _grid(self, setup, device, dtype):
@@ -237,10 +221,11 @@ class PhaseFieldModel:
         """Intensity (T, H, W) of the coarse field ``u`` (T, h, w) and the effective contrast b."""
         import torch
 
-        # templates = their mean + lattice texture (high-pass): the coarse-scale intensity of
-        # each phase is uniform, so a spatially varying offset or scale of u cannot hide in them
-        a = self.a.mean() + self.a - self.lowpass(self.a)
-        b_eff = self.contrast / self.contrast0 * self.b_rms + self.b - self.lowpass(self.b)
+        # templates = their mean + lattice texture (Fourier peaks, see .texture): the intensity
+        # of each phase is otherwise uniform, so neither a varying offset or scale of u nor the
+        # static image of the interfaces can hide in them
+        a = self.a.mean() + self.texture(self.a)
+        b_eff = self.contrast / self.contrast0 * self.b_rms + self.texture(self.b)
         d = self.setup.d
         up = torch.nn.functional.interpolate(u[:, None], scale_factor=d, mode="bilinear",
                                              align_corners=False)[:, 0] if d > 1 else u
@@ -248,7 +233,7 @@ class PhaseFieldModel:
 
     def phase0_template(self):
         """Phase-0 template a as rendered (mean + texture), detached."""
-        return (self.a.mean() + self.a - self.lowpass(self.a)).detach()
+        return (self.a.mean() + self.texture(self.a)).detach()
 
     def data_nll(self, intensity):
         """Negative log-likelihood of the data (scaled Poisson, or Gaussian for signed data)."""
@@ -303,6 +288,6 @@ class PhaseFieldModel:
         intensity, b_eff = self.render(u_full[:, self.fov[0], self.fov[1]])
         nll = self.data_nll(intensity)
         pde, r2 = self.join_penalty(traj, step_frac)
-        prior = self.prior_w * 1e-2 * torch.sum((self.b - self.lowpass(self.b)) ** 2)
+        prior = self.prior_w * 1e-2 * torch.sum(self.texture(self.b) ** 2)
         loss = (nll + pde + prior) / self.n_data
         return ForwardPass(loss, nll, pde, r2, theta, u_full, intensity, b_eff)

@@ -16,6 +16,7 @@ from .result import PhaseFieldState
 LR_MIN_FRACTION = 1 / 20  # the cosine schedule ends at this fraction of the learning rate
 HISTORY_EVERY = 5  # steps between entries of the loss history
 SUBSTEP_EVERY = 50  # steps between updates of the integration sub-steps
+MAX_BAD_STEPS = 10  # non-finite steps in a row before the fit gives up
 
 
 def cosine_factor(frac: float) -> float:
@@ -63,6 +64,7 @@ class Optimisation:
         self.settings = start.settings
         self.start_step = start.step
         self.total_steps = int(steps)
+        self.bad_steps = 0
 
     def snapshot(self, step: int) -> PhaseFieldState:
         """A resumable copy of the fit after ``step`` steps."""
@@ -100,8 +102,33 @@ class Optimisation:
         self.opt.zero_grad(set_to_none=True)
         out = self.fm.forward(frac, n_sub)
         out.loss.backward()
-        self.opt.step()
+        if self._finite(out):
+            self.opt.step()
+            self.bad_steps = 0
+        else:
+            self._back_off()
         return out
+
+    def _finite(self, out) -> bool:
+        """Whether the loss and every gradient are finite (a step from NaN would poison the fit)."""
+        import torch
+
+        if not torch.isfinite(out.loss):
+            return False
+        return all(p.grad is None or bool(torch.isfinite(p.grad).all())
+                   for group in self.opt.param_groups for p in group["params"])
+
+    def _back_off(self) -> None:
+        """Skip a step with a non-finite loss or gradient and halve the learning rate; give up
+        with a clear error after MAX_BAD_STEPS in a row."""
+        from ..errors import ParameterError
+
+        self.bad_steps += 1
+        self.base_lrs = [lr / 2 for lr in self.base_lrs]
+        if self.bad_steps > MAX_BAD_STEPS:
+            raise ParameterError("The phase-field fit diverged (the loss is no longer finite even at a "
+                                 f"{2 ** MAX_BAD_STEPS}-fold smaller learning rate): check that the video shows a "
+                                 "phase transformation, raise downsample or crop to the region that changes.")
 
     def run(self, progress=None, cancel=None, callback=None, callback_every: int = 25) -> int:
         """Optimise up to the budget; return the number of steps done in all (resumed ones too).
