@@ -189,6 +189,8 @@ def main(argv=None):
     ap.add_argument("--pyxem-full", action="store_true", help="also pyxem at frac_keep=1.0, n_best=3 (labelled)")
     ap.add_argument("--pyxem-lazy", action="store_true", help="pyxem on a lazy (dask) signal, streamed from disk")
     ap.add_argument("--stemlab-args", default="", help="extra options for stemlab orient")
+    ap.add_argument("--compare-src", default=None,
+                    help="also run stemlab orient from this source tree (e.g. a checkout of an older commit's src)")
     args = ap.parse_args(argv)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench-orient-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -213,6 +215,8 @@ def main(argv=None):
                           "--relrod", str(S_WIDTH)] + args.stemlab_args.split()
     runs = [("stemlab orient (cold library cache)", "stemlab", base, cache),
             ("stemlab orient (warm cache)", "stemlab", base, cache)]
+    if args.compare_src:
+        runs.append((f"stemlab orient from {args.compare_src} (warm)", "stemlab-other", base, cache))
     if not args.no_pyxem:
         script = work / "pyxem_orient.py"
         script.write_text(textwrap.dedent(PYXEM_SCRIPT))
@@ -228,13 +232,15 @@ def main(argv=None):
         env = dict(os.environ)
         if cache_dir:
             env["STEMLAB_CACHE"] = cache_dir
-        out = work / ("stemlab.h5" if tool == "stemlab" else "pyxem.h5")
-        if tool == "stemlab":
+        if tool == "stemlab-other":
+            env["PYTHONPATH"] = args.compare_src
+        out = work / ("pyxem.h5" if tool == "pyxem" else "stemlab.h5")
+        if tool != "pyxem":
             cmd = cmd + ["-o", str(out)]
         before = load_average()
         wall, stdout, rss = run_command(cmd, env)
         after = load_average()
-        if tool == "stemlab":
+        if tool != "pyxem":
             acc = within_2deg(stemlab_rotations(out), y180 @ truth)
             inside = stdout.strip().splitlines()[0][:60]
         else:

@@ -113,7 +113,10 @@ class _Collector:
 
 
 def _apply(block, func, sig_shape):
-    block = np.ascontiguousarray(np.asarray(block).reshape((-1,) + tuple(sig_shape)))
+    from .arrays import array_namespace
+
+    xp = array_namespace(block)  # a cupy chunk stays on its GPU
+    block = xp.ascontiguousarray(xp.asarray(block).reshape((-1,) + tuple(sig_shape)))
     return func(block)
 
 
