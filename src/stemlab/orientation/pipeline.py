@@ -5,6 +5,7 @@ through a :class:`~stemlab.orientation.matching.Matcher` (see :func:`index_orien
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import numpy as np
 
@@ -48,20 +49,33 @@ def _cpu_workers() -> int:
     return max(1, torch.get_num_threads())
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS_STATE = {"users": 0, "before": None}
+
+
 @contextlib.contextmanager
 def _torch_threads(n):
-    """torch's intra-op threads set to ``n`` (None: unchanged) for the duration, then restored.
-    Chunks on one thread each beat one chunk on every core: most ops of a 64-pattern batch are
-    below torch's parallel grain, and 2 threads per op spin against each other on a loaded machine."""
+    """torch's intra-op threads set to ``n`` (None: unchanged) while any caller is inside, then restored
+    (calls from several threads nest: the first saves the setting, the last restores it). Chunks
+    on one thread each use both cores of a 2-core machine fully: most ops of a 64-pattern batch
+    are below torch's parallel grain."""
     import torch
 
-    before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
+    if not n:
+        yield
+        return
+    with _THREADS_LOCK:
+        if _THREADS_STATE["users"] == 0:
+            _THREADS_STATE["before"] = torch.get_num_threads()
+            torch.set_num_threads(n)
+        _THREADS_STATE["users"] += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _THREADS_LOCK:
+            _THREADS_STATE["users"] -= 1
+            if _THREADS_STATE["users"] == 0:
+                torch.set_num_threads(_THREADS_STATE["before"])
 
 
 def index_orientations(data, phases, *, voltage=None, calibration=None, resolution: float = 1.0,
@@ -204,7 +218,8 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     # chunks of at most PROGRESS_PATTERNS patterns: progress moves (and Cancel answers) every second or two
     # even where the memory budget would take a whole scan at once; results do not depend on chunking
     sig_bytes = int(np.prod(data.sig_shape)) * np.dtype(arr.dtype).itemsize
-    workers = _cpu_workers() if scheduler is None and getattr(dev, "type", "cpu") == "cpu" else 1
+    n_chunks = -(-int(np.prod(arr.shape[:nav_ndim])) // PROGRESS_PATTERNS)
+    workers = min(_cpu_workers(), n_chunks) if scheduler is None and getattr(dev, "type", "cpu") == "cpu" else 1
     budget = min(memory_budget, 3 * workers * PROGRESS_PATTERNS * sig_bytes)  # stream_reduce: a third per chunk
     with _torch_threads(1 if workers > 1 else None):
         out = stream_reduce(arr, func, nav_ndim=nav_ndim, memory_budget=budget, progress=sub["matching"],
