@@ -48,7 +48,8 @@ def to_device(block, device: Any = "cpu", dtype: Any = None):
     ``dtype`` may be a torch dtype, a numpy dtype or a string such as ``'float32'``;
     ``None`` keeps the input's dtype (unsigned 16/32-bit numpy arrays, which torch cannot
     hold, become float32); any byte order (big-endian ``.mib`` data) is accepted
-    (:func:`stemlab.backend.dtypes.native`). Avoids copies where possible (CPU, same
+    (:func:`stemlab.backend.dtypes.native`). A cupy array (``__cuda_array_interface__``) is wrapped
+    on its GPU without a copy to the host. Avoids copies where possible (CPU, same
     dtype, native byte order); transfers to CUDA use pinned-memory-free non-blocking copies.
     """
     import numpy as np
@@ -58,6 +59,9 @@ def to_device(block, device: Any = "cpu", dtype: Any = None):
     tdtype = _torch_dtype(dtype) if dtype is not None else None
     if isinstance(block, torch.Tensor):
         return block.to(device=dev, dtype=tdtype or block.dtype, non_blocking=True)
+    if hasattr(block, "__cuda_array_interface__"):  # cupy (or numba) GPU array: shared, not copied to the host
+        tensor = torch.as_tensor(block, device=dev if dev.type == "cuda" else None)
+        return tensor.to(device=dev, dtype=tdtype or _gpu_dtype(tensor.dtype), non_blocking=True)
     arr = native(block)
     if arr.dtype in (np.uint16, np.uint32, np.uint64):
         arr = arr.astype(np.float32 if tdtype is None else np.dtype(str(tdtype).replace("torch.", "")))
@@ -65,6 +69,13 @@ def to_device(block, device: Any = "cpu", dtype: Any = None):
         arr = np.ascontiguousarray(arr) if arr.flags.writeable else arr.copy()
     tensor = torch.from_numpy(arr)
     return tensor.to(device=dev, dtype=tdtype or tensor.dtype, non_blocking=True)
+
+
+def _gpu_dtype(dtype):
+    """Torch dtype a GPU block keeps: unsigned 16/32/64-bit (few torch kernels) become float32."""
+    import torch
+
+    return torch.float32 if dtype in (torch.uint16, torch.uint32, torch.uint64) else dtype
 
 
 def _torch_dtype(dtype):

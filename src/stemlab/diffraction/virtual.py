@@ -92,7 +92,12 @@ class VirtualKernel:
             self.moments = np.ascontiguousarray(np.stack([np.ones(h * w, np.float32), yy.ravel(), xx.ravel()],
                                                          axis=1))
 
-    def __call__(self, block: np.ndarray) -> dict:
+    def __call__(self, block) -> dict:
+        from ..backend.arrays import array_namespace
+
+        xp = array_namespace(block)
+        if xp is not np:
+            return self._on_device(block, xp)
         n = block.shape[0]
         h, w = self.sig_shape
         k = self.k_det
@@ -125,6 +130,26 @@ class VirtualKernel:
         if self.patterns:
             out["sum_pattern"] = psum.reshape(h, w)
             out["max_pattern"] = pmax.reshape(h, w)
+        return out
+
+
+    def _on_device(self, block, xp) -> dict:
+        """The same reductions of a GPU block (cupy) with its own namespace: one product with all
+        masks (and the moments) stacked, float32 on the device; only the small results come back."""
+        from ..backend.arrays import to_host
+
+        n = block.shape[0]
+        h, w = self.sig_shape
+        x = block.reshape(n, h * w)
+        columns = [np.zeros(h * w, np.float32) for _ in range(self.k_det)]
+        for j, ((a, z), column) in enumerate(zip(self.spans, self.columns)):
+            columns[j][self.r0 * w + a:self.r0 * w + z] = column
+        stacked = np.stack(columns + ([self.moments[:, i] for i in range(3)] if self.com else []), axis=1)
+        xf = x.astype(xp.float32)
+        out: dict = {"proj": to_host(xf @ xp.asarray(stacked.reshape(h * w, -1)))}
+        if self.patterns:
+            out["sum_pattern"] = to_host(xf.sum(axis=0, dtype=xp.float64)).reshape(h, w)
+            out["max_pattern"] = to_host(x.max(axis=0)).reshape(h, w)
         return out
 
 

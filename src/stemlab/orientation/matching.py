@@ -152,7 +152,7 @@ class Matcher:
             centres = torch.as_tensor(self.nominal_centre, dtype=torch.float32, device=x.device).expand(len(x), 2)
         if self.settings.background == "tophat":
             x = torch.clamp(x - gaussian_blur(x, 4 * self.settings.sigma_px + 2), min=0)
-        x = torch.sqrt(x) if self.settings.gamma == 0.5 else x ** self.settings.gamma
+        x = x.sqrt_() if self.settings.gamma == 0.5 else x.pow_(self.settings.gamma)  # x is a fresh tensor here
         return x, centres
 
     def harmonics(self, patterns, return_image: bool = False):

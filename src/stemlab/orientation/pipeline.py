@@ -4,6 +4,9 @@ through a :class:`~stemlab.orientation.matching.Matcher` (see :func:`index_orien
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 from ..errors import ParameterError
@@ -37,6 +40,42 @@ class _BlockMatcher:
         m = self.matcher()
         parts = run_batched(lambda a, b, dev: m.match(block[a:b]), len(block), m.batch, device=m.device)
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _cpu_workers() -> int:
+    """Chunks matched at once on the CPU: one per core torch would use (each single-threaded)."""
+    import torch
+
+    return max(1, torch.get_num_threads())
+
+
+_THREADS_LOCK = threading.Lock()
+_THREADS_STATE = {"users": 0, "before": None}
+
+
+@contextlib.contextmanager
+def _torch_threads(n):
+    """torch's intra-op threads set to ``n`` (None: unchanged) while any caller is inside, then restored
+    (calls from several threads nest: the first saves the setting, the last restores it). Chunks
+    on one thread each use both cores of a 2-core machine fully: most ops of a 64-pattern batch
+    are below torch's parallel grain."""
+    import torch
+
+    if not n:
+        yield
+        return
+    with _THREADS_LOCK:
+        if _THREADS_STATE["users"] == 0:
+            _THREADS_STATE["before"] = torch.get_num_threads()
+            torch.set_num_threads(n)
+        _THREADS_STATE["users"] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_STATE["users"] -= 1
+            if _THREADS_STATE["users"] == 0:
+                torch.set_num_threads(_THREADS_STATE["before"])
 
 
 def index_orientations(data, phases, *, voltage=None, calibration=None, resolution: float = 1.0,
@@ -179,9 +218,12 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     # chunks of at most PROGRESS_PATTERNS patterns: progress moves (and Cancel answers) every second or two
     # even where the memory budget would take a whole scan at once; results do not depend on chunking
     sig_bytes = int(np.prod(data.sig_shape)) * np.dtype(arr.dtype).itemsize
-    budget = min(memory_budget, 3 * PROGRESS_PATTERNS * sig_bytes)  # stream_reduce: a third of it per chunk
-    out = stream_reduce(arr, func, nav_ndim=nav_ndim, memory_budget=budget, progress=sub["matching"],
-                        cancel=cancel, scheduler=scheduler, threads=1, message="orientation mapping")
+    n_chunks = -(-int(np.prod(arr.shape[:nav_ndim])) // PROGRESS_PATTERNS)
+    workers = min(_cpu_workers(), n_chunks) if scheduler is None and getattr(dev, "type", "cpu") == "cpu" else 1
+    budget = min(memory_budget, 3 * workers * PROGRESS_PATTERNS * sig_bytes)  # stream_reduce: a third per chunk
+    with _torch_threads(1 if workers > 1 else None):
+        out = stream_reduce(arr, func, nav_ndim=nav_ndim, memory_budget=budget, progress=sub["matching"],
+                            cancel=cancel, scheduler=scheduler, threads=workers, message="orientation mapping")
     if not data.nav_axes:
         out = {k: v[0] for k, v in out.items()}
     return OrientationResult(dataset_axes=data.nav_axes, library=library, settings=st, arrays=out,

@@ -13,6 +13,7 @@ correlation over the annulus. Keeping k <= K low-passes both sides alike.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -53,12 +54,21 @@ def polar_coordinates(centres, grid: PolarGrid, shape):
     import torch
 
     H, W = shape
-    dev, dt = centres.device, centres.dtype
-    r = torch.as_tensor(grid.radii, dtype=dt, device=dev)
-    th = torch.arange(grid.n_theta, dtype=dt, device=dev) * (2 * math.pi / grid.n_theta)
-    rows = centres[:, 0, None, None] + r[None, :, None] * torch.sin(th)[None, None, :]
-    cols = centres[:, 1, None, None] + r[None, :, None] * torch.cos(th)[None, None, :]
-    return torch.stack([cols * (2.0 / (W - 1)) - 1.0, rows * (2.0 / (H - 1)) - 1.0], dim=-1)
+    scale = torch.tensor([2.0 / (W - 1), 2.0 / (H - 1)], dtype=centres.dtype, device=centres.device)
+    offsets = _polar_offsets(grid, centres.dtype, centres.device) * scale  # (R, n_theta, 2)
+    shift = centres.flip(-1) * scale - 1.0  # (B, 2): (col, row) of each centre, normalised
+    return offsets[None] + shift[:, None, None, :]
+
+
+@functools.lru_cache(maxsize=8)
+def _polar_offsets(grid: PolarGrid, dtype, device):
+    """(R, n_theta, 2) (col, row) offsets in pixels of the polar samples from the centre."""
+    import torch
+
+    r = torch.as_tensor(grid.radii, dtype=torch.float64)
+    th = torch.arange(grid.n_theta, dtype=torch.float64) * (2 * math.pi / grid.n_theta)
+    off = torch.stack([r[:, None] * torch.cos(th)[None], r[:, None] * torch.sin(th)[None]], dim=-1)
+    return off.to(dtype=dtype, device=device)
 
 
 def polar_sample(patterns, coordinates):
