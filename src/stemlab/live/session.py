@@ -88,8 +88,8 @@ class LiveSession:
     scan_shape : (int, int)
         Scan positions (rows, columns); frames arrive row by row.
     detectors : dict, optional
-        ``{name: Disk | Annulus | Rectangle}`` in detector pixels, as drawn in the explorer
-        (default: a bright-field disk and an annular dark field around the pattern centre).
+        ``{name: Disk | Annulus | Rectangle | spec}`` in detector pixels, as drawn in the explorer, or as
+        text (``'disk:c,c,8'``, :func:`stemlab.diffraction.parse_detector`; 'c' the pattern centre) (default: a bright-field disk and an annular dark field around the pattern centre).
     phases : list of str or Phase, optional
         Phases to index (:func:`stemlab.index_orientations`); none: no orientation maps.
     record : path, optional
@@ -312,7 +312,7 @@ class LiveSession:
         if self.spool is None:
             return
         sig = self.info.sig_shape
-        self.detectors = named_detectors(self.detectors_given) or default_detectors(sig)
+        self.detectors = parsed_detectors(named_detectors(self.detectors_given), sig) or default_detectors(sig)
         masks = [_mask_of(d, sig, 4) for d in self.detectors.values()]
         k = len(self.detectors)
         self._virtual = {"proj": np.full((self.n_frames, k + 3), np.nan, np.float32),
@@ -409,6 +409,15 @@ class LiveSession:
             self.recorder.discard()
         if self.spool is not None:
             self.spool.close()
+
+
+def parsed_detectors(detectors: dict, sig_shape: tuple[int, int]) -> dict:
+    """Detectors given as text (``disk:CY,CX,R``, ... as ``stemlab virtual --detector`` takes them; 'c' is the
+    pattern centre) turned into detector objects; others pass through."""
+    from ..diffraction import parse_detector
+
+    centre = ((sig_shape[0] - 1) / 2, (sig_shape[1] - 1) / 2)
+    return {name: parse_detector(d, centre) if isinstance(d, str) else d for name, d in detectors.items()}
 
 
 def default_detectors(sig_shape: tuple[int, int]) -> dict:

@@ -115,13 +115,13 @@ class MerlinSource:
     arm_timeout : float
         Seconds to wait for the acquisition header after arming.
     stack_size : int
-        Frames fetched per stack.
+        Frames per stack handed over by the receiver: the lag of the maps is at most this many frames.
     """
 
     detector = "Merlin"
 
     def __init__(self, host: str = "127.0.0.1", data_port: int = MERLIN_DATA_PORT, api_port: int = MERLIN_API_PORT,
-                 *, arm: bool = True, arm_timeout: float = 10.0, stack_size: int = 64):
+                 *, arm: bool = True, arm_timeout: float = 10.0, stack_size: int = 16):
         self.host, self.data_port, self.api_port = host, int(data_port), int(api_port)
         self.arm, self.arm_timeout, self.stack_size = arm, float(arm_timeout), int(stack_size)
         self._conn = None
@@ -143,13 +143,12 @@ class MerlinSource:
     def open(self, n_frames: int | None = None) -> SourceInfo:
         """Connect, arm and read the acquisition header; check it announces ``n_frames`` frames."""
         try:
-            from libertem_live.detectors.merlin import MerlinConnectionBuilder
+            import libertem_live  # noqa: F401
         except ImportError:
             raise LiveError("Live acquisition needs LiberTEM-live: pip install 'napari-stemlab[live]'.") from None
         _check_reachable(self.host, self.api_port, "control (api_port)", 2.0)
-        _check_reachable(self.host, self.data_port, "data", 2.0)
-        self._conn = MerlinConnectionBuilder().open(api_host=self.host, api_port=self.api_port,
-                                                    data_host=self.host, data_port=self.data_port)
+        _check_reachable(self.host, self.data_port, "data", 2.0)  # the receiver would retry a refused port forever
+        self._conn = _merlin_connection(self.host, self.data_port, self.api_port, self.stack_size)
         header = self._wait_for_header()
         announced = int(header.frames_in_acquisition())
         sig_shape = tuple(int(n) for n in header.detector_shape())
@@ -229,6 +228,63 @@ class MerlinSource:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+_BYTES = {1: 1, 6: 1, 12: 2, 24: 4}  # Merlin counter depth -> bytes per pixel on the wire
+_HEADER_BYTES = 1024  # a frame header (384 bytes for one chip, 768 for a quad), with room to spare
+
+
+def _merlin_connection(host: str, data_port: int, api_port: int, stack_size: int):
+    """LiberTEM-live's Merlin connection, with its receiver's shared-memory slots sized for this detector's frames.
+
+    ``MerlinDetectorConnection`` sizes the receiver (``libertem_qd_mpx.QdConnection``) for the largest frames,
+    and the receiver hands over a stack only once its slot is full: 256 frames of 64 x 64 then arrived all at once
+    at the end of a 2.6 s scan (measured with the simulator). Sized for the detector's frames (read over the
+    control port, as ``read_sig_shape`` does), a stack of ``stack_size`` frames arrives as soon as it is complete.
+    """
+    import libertem_qd_mpx
+    from libertem_live.detectors.merlin.connection import MerlinDetectorConnection
+
+    class SizedMerlinConnection(MerlinDetectorConnection):
+        def connect(self):
+            if self._data_socket is not None:
+                return self._data_socket
+            self._shm_handle_path = self._make_socket_path()
+            self._data_socket = libertem_qd_mpx.QdConnection(
+                data_host=self._data_host, data_port=self._data_port, frame_stack_size=stack_size,
+                shm_handle_path=self._shm_handle_path, drain=self._drain, recovery_strategy=self._recovery_strategy,
+                huge=self._huge_pages, bytes_per_frame=frame_bytes)
+            self._data_socket.start_passive()
+            return self._data_socket
+
+    with MerlinControl(host, api_port) as control:
+        frame_bytes = control.frame_bytes()
+    return SizedMerlinConnection(api_host=host, api_port=api_port, data_host=host, data_port=data_port)
+
+
+class MerlinControl:
+    """The Merlin control port (LiberTEM-live's ``MerlinControl``), asked for the frame size."""
+
+    def __init__(self, host: str, port: int):
+        from libertem_live.detectors.merlin.control import MerlinControl as Control
+
+        self._control = Control(host=host, port=port)
+
+    def __enter__(self):
+        self._control.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._control.__exit__(*exc)
+
+    def frame_bytes(self) -> int | None:
+        """Bytes of one frame with its header, from IMAGEX, IMAGEY and COUNTERDEPTH (None: not answered)."""
+        try:
+            values = [int(self._control.get(name)) for name in ("IMAGEX", "IMAGEY", "COUNTERDEPTH")]
+        except (ValueError, TypeError):
+            return None
+        width, height, depth = values
+        return width * height * _BYTES.get(depth, 4) + _HEADER_BYTES
 
 
 def _cam_client(conn):
