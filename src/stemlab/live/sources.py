@@ -128,6 +128,7 @@ class MerlinSource:
         self._client = None
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self._receiving = False
         self.info: SourceInfo | None = None
 
     @property
@@ -192,35 +193,43 @@ class MerlinSource:
         """Frame stacks ``(n, ky, kx)`` as they arrive (upside down like rosettasciio's reader), until the end.
 
         Raises LiveError naming the cause when the connection drops before the announced frames arrived.
+        The receiver is used from this generator's thread only (it cannot be shared between threads):
+        :meth:`close` from another thread takes effect when the next stack (or the end) arrives.
         """
         data = self._conn.get_data_socket()
         received = 0
-        while not self._closed.is_set():
-            try:
-                stack = data.get_next_stack(max_size=self.stack_size)
-            except Exception as error:  # noqa: BLE001 - the receiver reports a dropped connection this way
-                if self._closed.is_set():
-                    return
-                raise LiveError(f"The connection to the Merlin at {self.url} dropped after {received} frames "
-                                f"({error}); the frames received so far are kept.") from None
-            if stack is None or len(stack) == 0:
-                break
-            frames = np.empty((len(stack), *stack.get_shape()), dtype=stack.get_dtype_string())
-            with self._lock:
-                if self._client is None:
-                    return
+        self._receiving = True
+        try:
+            while not self._closed.is_set():
+                try:
+                    stack = data.get_next_stack(max_size=self.stack_size)
+                except Exception as error:  # noqa: BLE001 - the receiver reports a dropped connection this way
+                    if self._closed.is_set():
+                        return
+                    raise LiveError(f"The connection to the Merlin at {self.url} dropped after {received} frames "
+                                    f"({error}); the frames received so far are kept.") from None
+                if stack is None or len(stack) == 0:
+                    break
+                frames = np.empty((len(stack), *stack.get_shape()), dtype=stack.get_dtype_string())
                 self._client.decode_range_into_buffer(stack, frames, 0, len(stack))
                 self._client.done(stack)
-            received += len(frames)
-            yield frames[:, ::-1, :]
+                received += len(frames)
+                yield frames[:, ::-1, :]
+        finally:
+            self._receiving = False
+            self._disconnect()
         announced = self.info.n_frames if self.info else None
         if announced and received < announced and not self._closed.is_set():
             raise LiveError(f"The Merlin at {self.url} stopped sending after {received} of {announced} frames "
                             "(connection closed or scan aborted); the frames received so far are kept.")
 
     def close(self) -> None:
-        """Stop receiving and disconnect (safe from any thread, repeatable)."""
+        """Stop receiving and disconnect (safe from any thread, repeatable; see :meth:`stacks`)."""
         self._closed.set()
+        if not self._receiving:
+            self._disconnect()
+
+    def _disconnect(self) -> None:
         with self._lock:
             if self._client is not None:
                 self._client.close()

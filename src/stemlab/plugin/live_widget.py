@@ -121,8 +121,9 @@ class LiveWidget(AnalysisWidget):
         self._remove_live_layers()  # after a result they were replaced; after Cancel or an error nothing stays
 
     def _remove_live_layers(self):
-        for layer in [lyr for lyr in self.viewer.layers if lyr.name.endswith(LIVE_SUFFIX)]:
-            self.viewer.layers.remove(layer)
+        for name in [lyr.name for lyr in self.viewer.layers if lyr.name.endswith(LIVE_SUFFIX)]:
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
 
     # -- at the end ----------------------------------------------------------------------------
     def _done(self, result):
