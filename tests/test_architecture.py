@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("errors", "units", "dataset", "calibration", "results", "cache", "backend", "io")),
     ("physics", ("crystal", "simulate", "samples")),
     ("analyses", ("diffraction", "orientation", "symmetry", "classifier", "phasefield", "strainmap")),
-    ("live", ("live",)),
+    ("live", ("live",)),  # live acquisition: drives the analyses on a detector's stream
     ("demo", ("demo",)),
     ("cli", ("cli",)),
     ("plugin", ("plugin",)),

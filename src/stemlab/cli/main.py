@@ -13,7 +13,8 @@ import sys
 from ..errors import StemlabError
 
 # Command modules of this package, in the order of ``stemlab --help``: each has ``register(subparsers)``.
-COMMANDS: tuple[str, ...] = ("info", "demo", "virtual", "orient", "segment", "classify", "phasefield", "strain")
+COMMANDS: tuple[str, ...] = ("info", "demo", "virtual", "orient", "segment", "classify", "phasefield", "strain",
+                             "live")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -90,6 +90,15 @@ def explore(ds: Dataset, detectors: dict, *, centre: Any = None, dpc_rotation: A
     """
     raw = virtual_images(ds, detectors, com=True, patterns=True, scheduler=scheduler,
                          progress=progress, cancel=cancel)
+    return explore_results(ds, detectors, raw, centre=centre, dpc_rotation=dpc_rotation, dpc_flip=dpc_flip)
+
+
+def explore_results(ds: Dataset, detectors: dict, raw: dict, *, centre: Any = None, dpc_rotation: Any = None,
+                    dpc_flip: Any = None) -> ExploreResult:
+    """The calibrated :class:`ExploreResult` of :func:`explore` from the raw arrays of
+    :func:`stemlab.diffraction.virtual_images` (one per detector name, 'com_y', 'com_x' in detector
+    pixels, 'mean_pattern', 'max_pattern'): what a live session that accumulated them itself
+    (:mod:`stemlab.live`) shares with :func:`explore`."""
     nav_axes = tuple(replace(a, navigate=False) for a in ds.nav_axes)
     kind = "image" if len(nav_axes) == 2 else "stack"
     results = ExploreResult({name: ds.with_data(raw[name], axes=nav_axes, kind=kind, name=name, units="counts")

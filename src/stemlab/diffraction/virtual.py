@@ -197,10 +197,21 @@ def virtual_images(data: Any, detectors: Any = (), *, nav_ndim: int = 2, com: bo
                         cancel=cancel, scheduler=scheduler, threads=threads,
                         reduce={"sum_pattern": "sum", "max_pattern": "max"} if patterns else None,
                         message="virtual detectors")
-    proj = res["proj"]
-    out: dict = {name: np.ascontiguousarray(proj[..., i]) for i, name in enumerate(dets)}
+    return images_from_projections(res["proj"], list(dets), sig_shape, com=com,
+                                   sum_pattern=res.get("sum_pattern"), max_pattern=res.get("max_pattern"),
+                                   count=math.prod(nav_shape))
+
+
+def images_from_projections(proj: np.ndarray, names: list, sig_shape: tuple[int, int], *, com: bool = True,
+                            sum_pattern=None, max_pattern=None, count: int = 1) -> dict:
+    """The output of :func:`virtual_images` from :class:`VirtualKernel` projections ``proj (..., k [+ 3])``.
+
+    ``sum_pattern`` (summed over ``count`` patterns) and ``max_pattern`` are optional; the CoM is NaN
+    where the pattern sums to 0 (or where ``proj`` is NaN: positions not yet received in a live scan).
+    """
+    out: dict = {name: np.ascontiguousarray(proj[..., i]) for i, name in enumerate(names)}
     if com:
-        k = len(dets)
+        k = len(names)
         total = proj[..., k].astype(np.float64)
         h, w = sig_shape
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -208,9 +219,10 @@ def virtual_images(data: Any, detectors: Any = (), *, nav_ndim: int = 2, com: bo
             out["com_y"] = np.where(ok, proj[..., k + 1] / np.where(ok, total, 1), np.nan) + (h - 1) / 2
             out["com_x"] = np.where(ok, proj[..., k + 2] / np.where(ok, total, 1), np.nan) + (w - 1) / 2
         out["total"] = proj[..., k].copy()
-    if patterns:
-        out["mean_pattern"] = res["sum_pattern"] / max(1, math.prod(nav_shape))
-        out["max_pattern"] = res["max_pattern"]
+    if sum_pattern is not None:
+        out["mean_pattern"] = sum_pattern / max(1, count)
+    if max_pattern is not None:
+        out["max_pattern"] = max_pattern
     return out
 
 

@@ -1,0 +1,115 @@
+"""Recording a live scan: every frame on disk as it arrives, then a chunked zarr store.
+
+Frames first land in a spool (:class:`FrameSpool`, a memory-mapped file the page cache absorbs), in
+scan order, where the analyses can read any position again. :class:`ZarrRecorder` copies every
+completed scan row from the spool into a zarr store written the way :func:`stemlab.io.save_dataset`
+writes one (group with a ``data`` array and the calibration record), so ``stemlab.load`` opens the
+recording as the same calibrated dataset. The store is written under a hidden temporary name and
+renamed when the scan ends, also when it ended early (its ``stemlab_live`` attributes then say how
+many frames arrived; positions never received hold 0).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import Dataset
+
+CHUNK_BYTES = 16 * 2**20  # zarr chunk: a run of frames of one scan row, ~16 MB
+
+
+class FrameSpool:
+    """Every frame of a scan in scan order, in a memory-mapped file of a temporary folder.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames of the whole scan.
+    sig_shape : tuple of int
+        Pattern shape (ky, kx).
+    dtype : numpy dtype
+        The detector's dtype (frames are stored exactly as received).
+    """
+
+    def __init__(self, n_frames: int, sig_shape: tuple[int, int], dtype):
+        self.folder = Path(tempfile.mkdtemp(prefix="stemlab-live-"))
+        self.frames = np.memmap(self.folder / "frames.raw", dtype=dtype, mode="w+", shape=(n_frames, *sig_shape))
+        self.received = 0
+
+    def append(self, stack: np.ndarray) -> int:
+        """Store a stack after the frames received so far; returns the new count. Frames beyond the
+        scan are refused (a detector sending more than announced)."""
+        n = min(len(stack), len(self.frames) - self.received)
+        self.frames[self.received:self.received + n] = stack[:n]
+        self.received += n
+        return self.received
+
+    def close(self) -> None:
+        """Delete the spool file."""
+        del self.frames
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class ZarrRecorder:
+    """Writes the spooled frames of a scan into a chunked zarr store, row by row.
+
+    Parameters
+    ----------
+    path : path
+        The ``.zarr`` store to create (replaced atomically when the scan ends).
+    template : Dataset
+        The calibrated scan (axes, name, voltage, scan geometry) whose frames are recorded.
+    """
+
+    def __init__(self, path, template: Dataset):
+        from ..errors import FileFormatError
+        from ..io.writers import calibration_record
+
+        import zarr
+
+        self.path = Path(path)
+        if self.path.suffix.lower() != ".zarr":
+            raise FileFormatError(f"--record {self.path}: recordings are zarr stores; name it e.g. scan.zarr.")
+        if not self.path.parent.exists():
+            raise FileFormatError(f"Cannot record to {self.path}: folder {self.path.parent} does not exist; "
+                                  "create it first.")
+        self.tmp = self.path.with_name(f".{self.path.stem}.recording{self.path.suffix}")
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        ny, nx, ky, kx = template.shape
+        frame_bytes = ky * kx * np.dtype(template.dtype).itemsize
+        chunks = (1, max(1, min(nx, CHUNK_BYTES // frame_bytes)), ky, kx)
+        self.group = zarr.open_group(str(self.tmp), mode="w")
+        self.array = self.group.create_dataset("data", shape=template.shape, dtype=template.dtype, chunks=chunks)
+        self.record = calibration_record(template)
+        self.nx = nx
+        self.rows_written = 0
+
+    def write_rows(self, spool: FrameSpool) -> None:
+        """Copy every scan row the spool completed since the last call."""
+        full = spool.received // self.nx
+        for row in range(self.rows_written, full):
+            self.array[row] = spool.frames[row * self.nx:(row + 1) * self.nx]
+        self.rows_written = max(self.rows_written, full)
+
+    def finish(self, spool: FrameSpool, info: dict) -> Path:
+        """Write what is left (a partial last row too), the calibration and ``info``; rename into place."""
+        from ..io.plain import CALIBRATION_KEY
+        from ..io.writers import _replace
+
+        self.write_rows(spool)
+        rest = spool.received - self.rows_written * self.nx
+        if rest and self.rows_written < self.array.shape[0]:
+            self.array[self.rows_written, :rest] = spool.frames[self.rows_written * self.nx:spool.received]
+        self.group.attrs[CALIBRATION_KEY] = self.record
+        self.group.attrs["stemlab_live"] = info
+        _replace(self.tmp, self.path)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary store (nothing was received)."""
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
