@@ -48,6 +48,7 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
 
     from .model import build_ensemble
     from .synthetic import TRAIN_RANGES, simulate_descriptors
+    from .twins import soft_targets, table_record, twin_table
 
     if n_per_class < 2 or epochs < 1 or members < 1:
         raise ParameterError("train: n_per_class must be >= 2, epochs >= 1 and members >= 1.")
@@ -58,13 +59,15 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
     torch.manual_seed(seed)
     sub = steps(progress, {"simulate": 1.0, **{f"member {m + 1}": 2.0 for m in range(members)}})
     t0 = time.perf_counter()
-    X, y, _ = simulate_descriptors(n_per_class, seed, TRAIN_RANGES, progress=sub["simulate"], cancel=cancel)
-    Xv, yv, _ = simulate_descriptors(n_val_per_class, seed + 1000, TRAIN_RANGES, cancel=cancel)
+    X, y, params = simulate_descriptors(n_per_class, seed, TRAIN_RANGES, progress=sub["simulate"], cancel=cancel)
+    Xv, yv, params_v = simulate_descriptors(n_val_per_class, seed + 1000, TRAIN_RANGES, cancel=cancel)
     t_sim = time.perf_counter() - t0
 
     names = [p.name for p in CLASS_PROJECTIONS]
     ensemble = build_ensemble(len(names), config, members)
-    data = (torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(Xv), torch.from_numpy(yv))
+    # twin-consistent targets: a window that is also a spacing twin in range is labelled as both
+    data = (torch.from_numpy(X), torch.from_numpy(soft_targets(y, params)), torch.from_numpy(Xv),
+            torch.from_numpy(soft_targets(yv, params_v)))
     t1 = time.perf_counter()
     histories = [_fit(net, data, epochs, batch_size, lr, np.random.default_rng([seed, m]), sub[f"member {m + 1}"],
                       cancel) for m, net in enumerate(ensemble.members)]
@@ -80,10 +83,11 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
         "training": {"n_per_class": n_per_class, "epochs": epochs, "batch_size": batch_size,
                      "lr": lr, "seed": seed, "threads": threads, "simulate_seconds": t_sim,
                      "train_seconds": time.perf_counter() - t1,
-                     "val_accuracy": float((p_val.argmax(1) == data[3]).float().mean()),
+                     "val_accuracy": _accuracy(p_val, data[3]),
                      "history": histories, "torch": torch.__version__},
         "lattice": {p.name: {"a_range": list(p.a_range), "c_over_a_range": list(p.c_over_a_range),
                              "rotation_symmetry": p.rotation_symmetry} for p in CLASS_PROJECTIONS},
+        "twins": table_record(twin_table()),
     }
     save(ensemble, record, out)
     return record
@@ -115,10 +119,18 @@ def _fit(model, data, epochs: int, batch_size: int, lr: float, rng, progress, ca
             report(progress, epoch * steps_per_epoch + b + 1, epochs * steps_per_epoch, f"epoch {epoch + 1}")
         model.eval()
         with torch.no_grad():
-            val_acc = float((model(Xvt).argmax(1) == yvt).float().mean())
+            val_acc = _accuracy(model(Xvt), yvt)
         history.append({"epoch": epoch + 1, "loss": total_loss / len(yt), "val_accuracy": val_acc,
                         "seconds": time.perf_counter() - t0})
     return history
+
+
+def _accuracy(scores, targets) -> float:
+    """Share of windows whose top class has a nonzero (twin-consistent) target."""
+    import torch
+
+    top = scores.argmax(1)
+    return float((torch.gather(targets, 1, top[:, None])[:, 0] > 0).float().mean())
 
 
 def save(model, record: dict, output_dir) -> None:
