@@ -40,10 +40,13 @@ def _augment(x, rng):
 
 def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int = 3, batch_size: int = 128,
           lr: float = 3e-3, seed: int = 0, threads: int | None = 2, config: dict | None = None,
-          n_val_per_class: int = 100, progress=None, cancel=None) -> dict:
+          n_val_per_class: int = 100, init=None, progress=None, cancel=None) -> dict:
     """Simulate, train and save a classifier of ``members`` networks (a deep ensemble when > 1,
     all trained on the same windows from their own initialisation and batch order); returns the
-    training record (also in classes.json)."""
+    training record (also in classes.json).
+
+    ``init`` (a weights folder) starts every network from those weights instead of a random
+    initialisation (fine-tuning; same classes and architecture required)."""
     import torch
 
     from .model import build_ensemble
@@ -65,6 +68,7 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
 
     names = [p.name for p in CLASS_PROJECTIONS]
     ensemble = build_ensemble(len(names), config, members)
+    start = _initial_state(init, names, ensemble) if init is not None else None
     # twin-consistent targets: a window that is also a spacing twin in range is labelled as both
     data = (torch.from_numpy(X), torch.from_numpy(soft_targets(y, params)), torch.from_numpy(Xv),
             torch.from_numpy(soft_targets(yv, params_v)))
@@ -89,8 +93,22 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
                              "rotation_symmetry": p.rotation_symmetry} for p in CLASS_PROJECTIONS},
         "twins": table_record(twin_table()),
     }
+    if start is not None:
+        record["training"]["initialised_from"] = start
     save(ensemble, record, out)
     return record
+
+
+def _initial_state(init, names, ensemble) -> dict:
+    """Load the weights in folder ``init`` into ``ensemble``; returns their training record's summary."""
+    from ..errors import ParameterError as _PE
+
+    model, rec = load(init)
+    if list(rec["classes"]) != names or rec.get("members", 1) != len(ensemble.members):
+        raise _PE(f"init: the weights in {init} have other classes or another number of networks "
+                  f"({rec.get('members', 1)}); train from scratch or pass matching --members.")
+    ensemble.load_state_dict(model.state_dict())
+    return {"folder": str(init), "training": {k: v for k, v in rec.get("training", {}).items() if k != "history"}}
 
 
 def _fit(model, data, epochs: int, batch_size: int, lr: float, rng, progress, cancel) -> list[dict]:

@@ -43,6 +43,9 @@ def register(subparsers) -> None:
     t.add_argument("--members", type=int, default=3, help="networks in the deep ensemble (default 3)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    t.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
+    t.add_argument("--init", default=None, metavar="DIR",
+                   help="start from the weights in DIR (fine-tuning) instead of a random initialisation")
     t.add_argument("-v", "--verbose", action="store_true", help="show progress")
     t.set_defaults(func=cmd_train)
 
@@ -74,7 +77,8 @@ def cmd_train(args) -> int:
     from ..classifier.training import train
 
     record = train(args.output, n_per_class=args.per_class, epochs=args.epochs, members=args.members,
-                   seed=args.seed, threads=args.threads, progress=ProgressPrinter() if args.verbose else None)
+                   seed=args.seed, threads=args.threads, lr=args.lr, init=args.init,
+                   progress=ProgressPrinter() if args.verbose else None)
     t = record["training"]
     print(f"wrote {args.output}: validation accuracy {t['val_accuracy']:.4f} ({record['members']} network(s), "
           f"{t['epochs']} epochs, {t['simulate_seconds'] + t['train_seconds']:.0f} s)")
