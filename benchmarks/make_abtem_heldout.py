@@ -4,7 +4,9 @@ materials along their zone axes, from a simulator that is not ours (abTEM, PRISM
     pip install "napari-stemlab[bench]"        # abtem + ase
     python benchmarks/make_abtem_heldout.py [--out benchmarks/data/abtem_heldout.npz] [--only Fe]
 
-Per material and zone axis: the orthogonal projected cell is repeated to a supercell at least
+Per material and zone axis: the orthogonal cell (ase.lattice along explicit orthogonal
+directions, so the stacking along the beam is the crystal's: ase.build.surface + orthogonalize
+can stack the layers of bcc (110) on top of each other) is repeated to a supercell at least
 :data:`SUPERCELL` angstrom wide (the probe must not wrap onto itself), each atom of a layer at
 height z shifted by z tan(tilt) in-plane (a crystal tilted off the zone axis by a small angle is,
 to first order, this shear; the cell stays periodic), and one projected unit cell is scanned
@@ -64,28 +66,40 @@ def zone_label(kind: str, hkl) -> str:
     return HCP_ZONE[tuple(hkl)] if kind == "hcp" else "".join(str(i) for i in hkl)
 
 
+# orthogonal cell edges (x, y) and beam direction z of each zone axis: cubic [uvw], hcp [UVTW]
+CUBIC_DIRECTIONS = {(1, 0, 0): [[0, 1, 0], [0, 0, 1], [1, 0, 0]], (1, 1, 0): [[0, 0, 1], [1, -1, 0], [1, 1, 0]],
+                    (1, 1, 1): [[1, -1, 0], [1, 1, -2], [1, 1, 1]], (2, 1, 1): [[0, 1, -1], [-1, 1, 1], [2, 1, 1]]}
+HCP_DIRECTIONS = {(0, 0, 1): [[2, -1, -1, 0], [0, 1, -1, 0], [0, 0, 0, 1]],
+                  (1, 0, 0): [[-1, 2, -1, 0], [0, 0, 0, 1], [1, 0, -1, 0]],
+                  (1, 1, 0): [[0, 0, 0, 1], [1, -1, 0, 0], [1, 1, -2, 0]]}
+
+
 def oriented_cell(kind, symbol, a, c, hkl):
-    """Orthogonal ase cell with the zone axis along z."""
-    import abtem
-    from ase.build import bulk, surface
+    """Orthogonal ase cell (whole stacking period) with the zone axis along z, built by
+    ase.lattice along explicit orthogonal directions."""
+    from ase.lattice.cubic import BodyCenteredCubic, FaceCenteredCubic
+    from ase.lattice.hexagonal import HexagonalClosedPacked
 
     if kind == "hcp":
-        crystal = bulk(symbol, "hcp", a=a, c=c)
+        atoms = HexagonalClosedPacked(symbol=symbol, latticeconstant={"a": a, "c": c},
+                                      directions=HCP_DIRECTIONS[tuple(hkl)], size=(1, 1, 1))
     else:
-        crystal = bulk(symbol, kind, a=a, cubic=True)
-    slab = surface(crystal, tuple(hkl), layers=1, periodic=True)
-    return abtem.orthogonalize_cell(slab)
+        make = FaceCenteredCubic if kind == "fcc" else BodyCenteredCubic
+        atoms = make(symbol=symbol, latticeconstant=a, directions=CUBIC_DIRECTIONS[tuple(hkl)], size=(1, 1, 1))
+    return atoms
 
 
 def out_of_class_cell(name):
     """Orthogonal cells of structures outside the classes, zone axis along z."""
     import abtem
     from ase import Atoms
-    from ase.build import bulk, mx2, surface
+    from ase.build import mx2
 
     if name == "Si [110]":
-        return abtem.orthogonalize_cell(surface(bulk("Si", "diamond", a=5.431, cubic=True), (1, 1, 0), 1,
-                                                periodic=True)), "diamond", 5.431
+        from ase.lattice.cubic import Diamond
+
+        return Diamond(symbol="Si", latticeconstant=5.431, directions=CUBIC_DIRECTIONS[(1, 1, 0)],
+                       size=(1, 1, 1)), "diamond", 5.431
     if name == "SrTiO3 [001]":
         a = 3.905
         atoms = Atoms("SrTiO3", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0.5), (0.5, 0.5, 0), (0.5, 0, 0.5),

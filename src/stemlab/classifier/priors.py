@@ -38,9 +38,9 @@ def phase_prior(spec) -> Prior:
     family = _FAMILY_OF.get((int(phase.space_group), len(st.sites)))
     if family is None:
         raise ParameterError(
-            f"--phase {spec}: {phase.name} (space group {phase.space_group}, {len(st.sites)} atoms per cell) is not "
+            f"Phase {str(spec)!r}: {phase.name} (space group {phase.space_group}, {len(st.sites)} atoms per cell) is not "
             f"an fcc, bcc or hcp crystal, the only structures the classifier knows; give one of those, or leave "
-            f"--phase out and read such windows as unknown.")
+            f"it out (its windows then read as unknown).")
     ca = st.c / st.a if family == "hcp" else None
     return Prior(family, float(st.a), ca, f"{phase.name} ({family} a = {st.a:.3g} Å)")
 
@@ -50,13 +50,13 @@ def lattice_prior(text: str) -> Prior:
     parts = str(text).strip().split(":")
     hint = "write FAMILY:A in angstrom, e.g. bcc:2.87, fcc:3.61 or hcp:2.95:4.68 (a and c)"
     if len(parts) not in (2, 3) or parts[0].lower() not in FAMILIES or (len(parts) == 3 and parts[0].lower() != "hcp"):
-        raise ParameterError(f"--lattice {text!r}: {hint}.")
+        raise ParameterError(f"Lattice entry {text!r}: {hint}.")
     try:
         values = [float(p) for p in parts[1:]]
     except ValueError:
-        raise ParameterError(f"--lattice {text!r}: {parts[1:]} is not a number; {hint}.") from None
+        raise ParameterError(f"Lattice entry {text!r}: {parts[1:]} is not a number; {hint}.") from None
     if not all(0.5 < v < 50 for v in values):
-        raise ParameterError(f"--lattice {text!r}: lattice constants must be in angstrom (0.5-50); {hint}.")
+        raise ParameterError(f"Lattice entry {text!r}: lattice constants must be in angstrom (0.5-50); {hint}.")
     family = parts[0].lower()
     ca = values[1] / values[0] if len(values) == 2 else None
     return Prior(family, values[0], ca, f"{family} a = {values[0]:g} Å")

@@ -276,5 +276,33 @@ def single_crystal(shape, pixel_size: float, proj: ZoneAxisProjection, *, seed: 
     return img, p
 
 
+def tile_cell(cell_image, cell_size, shape, pixel_size: float, *, rotation: float = 0.0, origin=(0.0, 0.0),
+              source_sigma: float = 0.0, dose: float | None = None, rng: np.random.Generator | None = None):
+    """A field of ``shape`` pixels (``pixel_size`` angstrom) of a perfect crystal from the image of
+    one periodic projected cell (e.g. a multislice simulation of one cell).
+
+    ``cell_image`` (nx, ny) is indexed [x, y] over ``cell_size`` (lx, ly) angstrom (abTEM's scan
+    order); the field is the cell image point-sampled at each probe position (a STEM scan),
+    turned by ``rotation`` degrees (x towards y) about ``origin`` (y, x angstrom). ``source_sigma``
+    (angstrom) blurs the cell first (the source size); ``dose`` (electrons / angstrom^2) adds
+    Poisson noise. Returns float32.
+    """
+    cell = np.asarray(cell_image, dtype=np.float64)
+    lx, ly = (float(v) for v in cell_size)
+    step = np.array([lx / cell.shape[0], ly / cell.shape[1]])
+    if source_sigma > 0:
+        cell = ndimage.gaussian_filter(cell, source_sigma / step, mode="wrap")
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    y, x = rows * pixel_size - origin[0], cols * pixel_size - origin[1]
+    t = np.radians(rotation)
+    xc, yc = x * np.cos(t) + y * np.sin(t), -x * np.sin(t) + y * np.cos(t)  # the lab point in the crystal frame
+    img = ndimage.map_coordinates(cell, [xc / step[0], yc / step[1]], order=3, mode="grid-wrap")
+    img = np.clip(img, 0.0, None)
+    if dose is not None:
+        rng = rng if rng is not None else np.random.default_rng()
+        img = rng.poisson(img * dose * pixel_size**2 / max(img.mean(), 1e-30)).astype(np.float64)
+    return img.astype(np.float32)
+
+
 __all__ = ["Ranges", "TRAIN_RANGES", "TEST_RANGES", "TEST_RANGES_COARSE", "sample_parameters", "simulate_window",
-           "simulate_descriptors", "bicrystal", "single_crystal", "distort"]
+           "simulate_descriptors", "bicrystal", "single_crystal", "distort", "tile_cell"]

@@ -77,11 +77,11 @@ def _covered(src, s_src, dst, s_dst, radius) -> bool:
     return bool(ok.any(axis=1).all())
 
 
-def match(lat_p, lat_q):
-    """(mean spot mismatch, scale, rotation_deg) with pattern(q) = scale * R(rotation) pattern(p),
-    or None when the patterns differ."""
-    p, sp = _pattern(lat_p)
-    q, sq = _pattern(lat_q)
+def match(pattern_p, pattern_q):
+    """(mean spot mismatch, scale, rotation_deg) with pattern(q) = scale * R(rotation) pattern(p)
+    for two :func:`_pattern` s, or None when the patterns differ."""
+    p, sp = pattern_p
+    q, sq = pattern_q
     p0 = p[np.argmin(np.abs(p))]
     best = None
     for qk in q:
@@ -112,17 +112,17 @@ def twin_table(projections=None) -> dict:
     from ..simulate.projections import CLASS_PROJECTIONS
 
     projs = CLASS_PROJECTIONS if projections is None else projections
+    patterns = {(p.name, ca): _pattern(p.project(p.a_reference, ca)) for p in projs for ca in _c_over_a_grid(p)}
     table = {}
     for p in projs:
         for ca_p in _c_over_a_grid(p):
-            lat_p = p.project(p.a_reference, ca_p)
             twins = []
             for q in projs:
                 if q.family == p.family:
                     continue
                 found = []
                 for ca_q in _c_over_a_grid(q):
-                    m = match(lat_p, q.project(q.a_reference, ca_q))
+                    m = match(patterns[(p.name, ca_p)], patterns[(q.name, ca_q)])
                     if m is not None:
                         found.append((m[0], ca_q, m[1], m[2]))
                 if found:
