@@ -11,9 +11,9 @@ can stack the layers of bcc (110) on top of each other) is repeated to a superce
 height z shifted by z tan(tilt) in-plane (a crystal tilted off the zone axis by a small angle is,
 to first order, this shear; the cell stays periodic), and one projected unit cell is scanned
 with PRISM (abTEM SMatrix, interpolation 2, 200 kV, 20 mrad) at two defocus values; the
-thickness (3, 6 or 9 nm) and the tilt (0, 1 or 2 degrees) change from case to case; a perfect crystal's image is periodic, so that one cell tiles the whole field
-(:func:`tile` in ``bench_classify_abtem.py``). HAADF 60-130 mrad (below the 139 mrad that the
-0.06 angstrom potential sampling simulates). No frozen phonons and no source size: the
+thickness (3, 5 or 7 nm) and the tilt (0, 1 or 2 degrees) change from case to case; a perfect crystal's image is periodic, so that one cell tiles the whole field
+(:func:`tile` in ``bench_classify_abtem.py``). HAADF 60-115 mrad (below the 119 mrad that the
+0.07 angstrom potential sampling simulates). No frozen phonons and no source size: the
 benchmark adds a Gaussian source blur, a random in-plane rotation, shot noise and pixel size
 when it tiles the cells.
 
@@ -33,12 +33,12 @@ import numpy as np
 
 OUT = Path(__file__).resolve().parent / "data" / "abtem_heldout.npz"
 SUPERCELL = 12.0  # angstrom, minimum lateral supercell side
-SAMPLING = 0.06  # angstrom, potential sampling
+SAMPLING = 0.07  # angstrom, potential sampling
 SCAN_STEP = 0.12  # angstrom, probe step inside the scanned cell
 ENERGY = 200e3
 SEMIANGLE = 20.0  # mrad
-DETECTOR = (60.0, 130.0)  # mrad
-THICKNESSES = (30.0, 60.0, 90.0)  # angstrom (whole cells: the nearest multiple above), taken in turn
+DETECTOR = (60.0, 115.0)  # mrad
+THICKNESSES = (30.0, 50.0, 70.0)  # angstrom (whole cells: the nearest multiple above), taken in turn
 TILTS = (0.0, 1.0, 2.0)  # degrees off the zone axis, one drawn per case
 DEFOCI = (0.0, 30.0)  # angstrom
 SLICE = 2.0  # angstrom
@@ -157,13 +157,17 @@ def simulate(atoms, cell_xy, defoci):
     return out
 
 
-def cases(only=None):
-    """(material, kind, a, c, hkl or None, class name or 'out-of-class')."""
-    for sym, kind, a, c, zones in IN_CLASS:
-        for hkl in zones:
-            yield sym, kind, a, c, hkl, f"{kind} [{zone_label(kind, hkl)}]"
-    for name in OUT_OF_CLASS:
-        yield name, "out", None, None, None, "out-of-class"
+FIRST = 2  # alpha-Fe [100] and [110] come first, then the out-of-class structures (the file is written after each case)
+
+
+def cases():
+    """(material, kind, a, c, hkl or None, class name or 'out-of-class'): alpha-Fe [100] and [110],
+    the structures outside the classes, then the other in-class cases, smallest cell first (cheapest)."""
+    inside = [(sym, kind, a, c, hkl, f"{kind} [{zone_label(kind, hkl)}]")
+              for sym, kind, a, c, zones in IN_CLASS for hkl in zones]
+    outside = [(name, "out", None, None, None, "out-of-class") for name in OUT_OF_CLASS]
+    rest = sorted(inside[FIRST:], key=lambda k: np.prod(np.diag(oriented_cell(k[1], k[0], k[2], k[3], k[4]).cell)))
+    yield from inside[:FIRST] + outside + rest
 
 
 def main(argv=None):
@@ -187,6 +191,7 @@ def main(argv=None):
             material, zone = sym.split(" ")[0], sym.split(" ")[1].strip("[]")
         else:
             cell, structure, material, zone = oriented_cell(kind, sym, a, c, hkl), kind, sym, zone_label(kind, hkl)
+        # thickness in turn over the cases
         for thickness in (THICKNESSES[n_case % len(THICKNESSES)],):
             atoms, cell_xy = supercell(cell, thickness)
             tilt = float(rng.choice(TILTS))
@@ -197,19 +202,27 @@ def main(argv=None):
                 images.append(img)
         print(f"{material} [{zone}] ({cls}): cell {cell_xy[0]:.2f} x {cell_xy[1]:.2f} A, {len(atoms)} atoms, "
               f"{time.perf_counter() - t0:.0f} s", flush=True)
+        save(Path(args.out), records, images)
+    print(f"{len(images)} images, {time.perf_counter() - t_all:.0f} s")
+
+
+def save(out: Path, records, images):
+    """Write the cases made so far (atomically: a partial run leaves a readable file)."""
+    import os
+
     shape = max(i.shape[0] for i in images), max(i.shape[1] for i in images)
     stack = np.zeros((len(images),) + shape, np.float16)
     for k, img in enumerate(images):
         stack[k, :img.shape[0], :img.shape[1]] = img / img.mean()
     cols = list(zip(*records))
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, material=np.array(cols[0]), structure=np.array(cols[1]), zone=np.array(cols[2]),
+    tmp = out.with_name(out.stem + ".partial.npz")
+    np.savez_compressed(tmp, material=np.array(cols[0]), structure=np.array(cols[1]), zone=np.array(cols[2]),
                         a=np.array(cols[3]), c=np.array(cols[4]), class_name=np.array(cols[5]),
                         thickness=np.array(cols[6]), defocus=np.array(cols[7]), tilt=np.array(cols[8]),
                         cell=np.stack([cols[9], cols[10]], 1), cell_pixels=np.array([i.shape for i in images]),
                         image=stack, scan_step=np.array(SCAN_STEP))
-    print(f"wrote {out}: {len(images)} images, {out.stat().st_size / 1e3:.0f} kB, {time.perf_counter() - t_all:.0f} s")
+    os.replace(tmp, out)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_TWIN_PROBABILITY = 0.05
+TWIN_TOLERANCE = 0.05  # relative, the most a twin reading may lie outside its class's range
 PRIOR_TOLERANCE = 0.04  # relative; the fit's 95th percentile is <= 1.5 %, the training shear 2 %
 PRIOR_C_OVER_A_TOLERANCE = 0.03
 
@@ -142,6 +143,8 @@ def resolve(names, probabilities, a, rotation, table, tolerance, priors=()) -> R
         score = -dist
     else:
         valid = _in_range(names, cls, cand_a, ca, tolerance)
+        # a twin reading must lie near its class's range even when the tolerance is off (inf)
+        valid[:, 1:] = _in_range(names, cls[:, 1:], cand_a[:, 1:], ca[:, 1:], min(tolerance, TWIN_TOLERANCE))
         valid[:, 1:] &= ~hcp[:, 1:] | (prob[:, 1:] >= MIN_TWIN_PROBABILITY)
         score = prob.copy()
     unmeasured = ~np.isfinite(np.asarray(a, float))
