@@ -56,17 +56,18 @@ def main(argv=None):
     ap.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "docs" / "images"))
     ap.add_argument("--passes", type=int, default=30)
     ap.add_argument("--only", nargs="*", default=None, help="image keys to run")
+    ap.add_argument("--weights", default=None, help="classifier weights folder (default: shipped)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print("| image | pixel size (A) | windows | seconds | top classes | unknown | median a (A) |\n"
-          "|---|---|---|---|---|---|---|")
+    print("| image | pixel size (A) | windows | seconds | top classes (not unknown, not ambiguous) | unknown | "
+          "ambiguous | unknown or ambiguous | median a (A) |\n|---|---|---|---|---|---|---|---|---|")
     for key, (fname, calib) in FILES.items():
         if args.only and key not in args.only:
             continue
         path = SHARED / fname
         if not path.exists():
-            print(f"| {key} | missing | | | | | |")
+            print(f"| {key} | missing | | | | | | | |")
             continue
         ds = load_one(path)
         data = np.asarray(ds.data, dtype=np.float32)
@@ -75,15 +76,17 @@ def main(argv=None):
         if calib == "estimate":
             pixel_size = estimate_pixel_size_fcc(data)
         t0 = time.perf_counter()
-        res = classify(ds, pixel_size=pixel_size, passes=args.passes)
+        res = classify(ds, pixel_size=pixel_size, passes=args.passes, weights=args.weights)
         dt = time.perf_counter() - t0
         names = np.array(res.class_names)
-        counts = np.bincount(res.labels.ravel() - 1, minlength=len(names))
-        top = ", ".join(f"{names[i]} {counts[i] / counts.sum():.0%}" for i in np.argsort(-counts)[:3] if counts[i])
-        ok = ~res.unknown
+        ok = ~res.unknown & ~res.ambiguous
+        counts = np.bincount(res.labels[ok].ravel() - 1, minlength=len(names))
+        top = ", ".join(f"{names[i]} {counts[i] / res.labels.size:.0%}" for i in np.argsort(-counts)[:3] if counts[i])
         med_a = float(np.nanmedian(res.lattice_constant[ok])) if ok.any() else float("nan")
-        print(f"| {key} | {res.info['pixel_size_angstrom']:.4f} | {res.info['windows']} | {dt:.1f} | {top} | "
-              f"{res.unknown.mean():.0%} | {med_a:.2f} |")
+        amb = "; ".join(f"{t} {v:.0%}" for t, v in res.ambiguities()[:2])
+        print(f"| {key} | {res.info['pixel_size_angstrom']:.4f} | {res.info['windows']} | {dt:.1f} | {top or '-'} | "
+              f"{res.unknown.mean():.0%} | {res.ambiguous.mean():.0%} {amb} | "
+              f"{(res.unknown | res.ambiguous).mean():.0%} | {med_a:.2f} |")
 
         fig, axes = plt.subplots(1, 5, figsize=(22, 4.6))
         ext_img = [0, data.shape[1], data.shape[0], 0]
@@ -103,13 +106,13 @@ def main(argv=None):
         x0, x1 = to_px(ax, ds.axes[1]) if ds.axes[1].units else (0, data.shape[1])
         ext = [x0, x1, y1, y0]
         cmap = plt.get_cmap("tab10", len(names))
-        shown = np.ma.masked_where(res.unknown, res.labels - 1)
+        shown = np.ma.masked_where(res.unknown | res.ambiguous, res.labels - 1)
         axes[1].imshow(data, cmap="gray", vmin=lo, vmax=hi, extent=ext_img)
         im = axes[1].imshow(shown, cmap=cmap, vmin=-0.5, vmax=len(names) - 0.5, alpha=0.55, extent=ext,
                             interpolation="nearest")
         cb = fig.colorbar(im, ax=axes[1], ticks=range(len(names)))
         cb.ax.set_yticklabels(names, fontsize=7)
-        axes[1].set_title("class (unknown masked)")
+        axes[1].set_title("class (unknown and ambiguous masked)")
         im = axes[2].imshow(res.uncertainty, cmap="magma", extent=ext, vmin=0, vmax=max(0.3, res.threshold * 3))
         fig.colorbar(im, ax=axes[2])
         axes[2].set_title("uncertainty (MI, bits)")

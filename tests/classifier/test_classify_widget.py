@@ -26,7 +26,8 @@ def test_widget_adds_calibrated_layers(make_napari_viewer, bicrystal_ds, qtbot):
     click(qtbot, widget.run_button)
     assert widget.tasks.wait(120000)
     names = [layer.name for layer in viewer.layers]
-    for suffix in ("class", "probability", "uncertainty (bits)", "unknown", "rotation (deg)", "lattice constant (Å)"):
+    for suffix in ("class", "probability", "uncertainty (bits)", "unknown", "ambiguous", "rotation (deg)",
+                   "lattice constant (Å)"):
         assert f"bicrystal {suffix}" in names
     labels = viewer.layers["bicrystal class"]
     assert list(labels.features["class"])[1] == "fcc [100]"
@@ -50,4 +51,35 @@ def test_widget_reports_missing_calibration(make_napari_viewer, monkeypatch, qtb
     click(qtbot, widget.run_button)
     assert widget.tasks.wait(30000)
     assert errors and "calibration" in errors[0]
+    assert len(viewer.layers) == 1
+
+
+def test_phases_box_restricts_the_classes(make_napari_viewer, bicrystal_ds, qtbot):
+    """Typing the two grains' lattices into the phases box reads both; a bad entry is a
+    notification naming it, and no layer is added."""
+    ds, _, _ = bicrystal_ds
+    viewer = make_napari_viewer()
+    data, kwargs, _ = image_layer_data(ds)
+    viewer.add_image(data, **kwargs)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-stemlab", "Crystal classification")
+    widget.set(passes=5, phases="fcc:3.8, bcc:3.07")
+    click(qtbot, widget.run_button)
+    assert widget.tasks.wait(120000)
+    text = widget.summary.text()
+    assert "priors fcc a = 3.8 Å, bcc a = 3.07 Å" in text and "fcc [110]" in text and "bcc [100]" in text
+    assert "bicrystal ambiguous" in [layer.name for layer in viewer.layers]
+
+
+def test_phases_box_reports_a_bad_entry(make_napari_viewer, bicrystal_ds, monkeypatch, qtbot):
+    ds, _, _ = bicrystal_ds
+    viewer = make_napari_viewer()
+    data, kwargs, _ = image_layer_data(ds)
+    viewer.add_image(data, **kwargs)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-stemlab", "Crystal classification")
+    errors = []
+    monkeypatch.setattr("napari.utils.notifications.show_error", errors.append)
+    widget.set(phases="bcc:2.87, tetragonal:3")
+    click(qtbot, widget.run_button)
+    assert widget.tasks.wait(30000)
+    assert errors and "'tetragonal:3'" in errors[0]
     assert len(viewer.layers) == 1

@@ -60,8 +60,9 @@ def test_bulk_windows_right_and_boundary_uncertain(result, bicrystal_ds):
 
 
 def test_unknown_mask_adds_lattice_constants_outside_the_class_range(result, bicrystal_ds):
-    """A window reads as unknown when its uncertainty is high or no crystal of its class has its
-    lattice constant; the bulk of both grains is neither."""
+    """A window reads as unknown when its uncertainty is high or no reading of its geometry (its
+    class or a spacing twin) has a lattice constant in a class's range; the bulk of both grains is
+    neither."""
     import json
 
     from stemlab.classifier.training import CLASSES_FILE, default_weights_dir
@@ -73,7 +74,7 @@ def test_unknown_mask_adds_lattice_constants_outside_the_class_range(result, bic
     a = result.lattice_constant
     outside = (a < 0.95 * lo) | (a > 1.05 * hi)
     np.testing.assert_array_equal(result.unknown, (result.uncertainty > result.threshold) | outside)
-    assert result.info["lattice_outside_class_range"] == int(outside.sum())
+    assert result.info["no_reading_in_range"] == int(outside.sum())
     ds, _, dist = bicrystal_ds
     bulk = np.abs(_centre_distance(result, ds, dist)) > 8.5
     assert not result.unknown[bulk].any()

@@ -38,9 +38,12 @@ class ClassificationResult:
     """Maps on the window grid (rows, cols of window centres).
 
     ``labels`` int32: 1 + index of the predicted class in ``class_names`` (0 is never used, so a
-    napari Labels layer shows every window); ``probability`` mean softmax of that class;
-    ``uncertainty`` mutual information in bits; ``unknown`` uncertainty > threshold, or a
-    lattice constant outside the predicted class's range;
+    napari Labels layer shows every window); ``probability`` mean softmax of that class (of it and
+    its twin for an ambiguous window); ``uncertainty`` mutual information in bits; ``unknown``
+    uncertainty > threshold, or no reading of the window's geometry in a class's range (or, with
+    priors, near a given phase); ``ambiguous`` the geometry fits two (class, lattice constant)
+    readings (spacing twins) and nothing tells them apart: ``alternative_labels`` and
+    ``alternative_lattice_constant`` hold the second (0 / NaN elsewhere);
     ``rotation`` degrees modulo the class's symmetry; ``lattice_constant`` angstrom;
     ``mean_probabilities`` (rows, cols, n_classes); ``axes`` the grid's calibrated (y, x) axes.
     """
@@ -58,9 +61,21 @@ class ClassificationResult:
     stride_pixels: float
     passes: int
     threshold: float
+    ambiguous: np.ndarray | None = None
+    alternative_labels: np.ndarray | None = None
+    alternative_lattice_constant: np.ndarray | None = None
+    priors: tuple = ()
     info: dict = field(default_factory=dict)
 
-    MAPS = ("labels", "probability", "uncertainty", "unknown", "rotation", "lattice_constant")
+    MAPS = ("labels", "probability", "uncertainty", "unknown", "ambiguous", "rotation", "lattice_constant")
+
+    def __post_init__(self):
+        if self.ambiguous is None:
+            self.ambiguous = np.zeros(self.labels.shape, bool)
+        if self.alternative_labels is None:
+            self.alternative_labels = np.zeros(self.labels.shape, np.int32)
+        if self.alternative_lattice_constant is None:
+            self.alternative_lattice_constant = np.full(self.labels.shape, np.nan, np.float32)
 
     def dataset(self, name: str, source: Dataset | None = None) -> Dataset:
         """One map as a Dataset on the window grid (keeps the source's metadata/source).
@@ -69,7 +84,7 @@ class ClassificationResult:
         convention, the window (angstrom), passes, threshold (bits) and ``rotation_period_deg``
         (:meth:`rotation_period`: the span of a seamless cyclic colour map of the rotation)."""
         data = getattr(self, name)
-        if name == "unknown":
+        if name in ("unknown", "ambiguous"):
             data = data.astype(np.uint8)
         meta = {"classification": {"class_names": list(self.class_names), "label_values": self.label_values(),
                                    "labels_convention": LABELS_CONVENTION, "window_angstrom": self.window_angstrom,
@@ -101,13 +116,39 @@ class ClassificationResult:
         return path
 
     def summary(self, top: int = 3) -> str:
-        """One line: the unknown share, then the ``top`` classes among the other windows."""
-        known = self.labels[~self.unknown]
+        """One line: the unknown and ambiguous shares (with what each ambiguity is), then the ``top``
+        classes among the other windows."""
+        sure = ~self.unknown & ~self.ambiguous
+        known = self.labels[sure]
         counts = np.bincount(known, minlength=len(self.class_names) + 1)[1:]
         shares = ", ".join(f"{self.class_names[i]} {counts[i] / max(known.size, 1):.0%}"
                            for i in np.argsort(-counts, kind="stable")[:top] if counts[i])
-        return (f"{self.labels.shape[0]} x {self.labels.shape[1]} windows, {self.unknown.mean():.0%} unknown / "
-                f"interface; the others: {shares or 'none'}")
+        text = f"{self.labels.shape[0]} x {self.labels.shape[1]} windows, {self.unknown.mean():.0%} unknown / interface"
+        amb = self.ambiguities()
+        if amb:
+            text += f", {self.ambiguous.mean():.0%} ambiguous (" + "; ".join(f"{t} {s:.0%}" for t, s in amb) + ")"
+        if self.priors:
+            text += "; priors " + ", ".join(p.label for p in self.priors)
+        return text + f"; the others: {shares or 'none'}"
+
+    def ambiguities(self) -> list[tuple[str, float]]:
+        """[(text, share of all windows)] of each ambiguity found, most frequent first, e.g.
+        ('bcc [100] a = 2.87 Å or fcc [100] a = 4.06 Å', 0.9) (median lattice constants)."""
+        from .readings import describe
+
+        amb = self.ambiguous
+        if not amb.any():
+            return []
+        first, second = self.labels[amb] - 1, self.alternative_labels[amb] - 1
+        a1, a2 = self.lattice_constant[amb], self.alternative_lattice_constant[amb]
+        swap = np.array([self.class_names[i] > self.class_names[j] for i, j in zip(first, second)])
+        lo, hi = np.where(swap, second, first), np.where(swap, first, second)
+        alo, ahi = np.where(swap, a2, a1), np.where(swap, a1, a2)
+        out = []
+        for i, j in sorted({(int(x), int(y)) for x, y in zip(lo, hi)}):
+            sel = (lo == i) & (hi == j)
+            out.append((describe(self.class_names, i, alo[sel], j, ahi[sel]), float(sel.sum() / amb.size)))
+        return sorted(out, key=lambda t: -t[1])
 
     def rotation_period(self) -> float:
         """360/n degrees for the n-fold symmetry of the most frequent class among the known windows:
@@ -134,6 +175,10 @@ class ClassificationResult:
         """
         out = {name: np.asarray(getattr(self, name)) for name in self.MAPS}
         out["mean_probabilities"] = self.mean_probabilities
+        out["alternative_labels"] = np.asarray(self.alternative_labels, dtype=np.int32)
+        out["alternative_lattice_constant"] = np.asarray(self.alternative_lattice_constant, dtype=np.float32)
+        out["ambiguities"] = np.array([t for t, _ in self.ambiguities()], dtype=str)
+        out["priors"] = np.array([p.label for p in self.priors], dtype=str)
         out["class_names"] = np.array(self.class_names)
         out["label_values"] = np.arange(1, len(self.class_names) + 1, dtype=np.int32)
         out["labels_convention"] = np.array(LABELS_CONVENTION)
@@ -193,18 +238,18 @@ def _mutual_information(probs):
     return mean, (h_mean - h_each).clamp_min(0.0)
 
 
-def _outside_class_range(a, pred, names, record, tolerance: float) -> np.ndarray:
-    """Windows (bool, like ``a``) whose lattice constant ``a`` (angstrom, NaN = not measured) lies
-    more than ``tolerance`` outside the a-range of their predicted class (record['lattice'])."""
-    ranges = record.get("lattice", {})
-    lo = np.array([ranges.get(n, {}).get("a_range", [0.0, np.inf])[0] for n in names])[pred]
-    hi = np.array([ranges.get(n, {}).get("a_range", [0.0, np.inf])[1] for n in names])[pred]
-    with np.errstate(invalid="ignore"):
-        return (a < lo * (1 - tolerance)) | (a > hi * (1 + tolerance))
+def _twin_table(record) -> dict:
+    """The spacing-twin table stored with the weights (computed from the geometry for weights
+    trained before it was stored)."""
+    from .twins import table_from_record, twin_table
+
+    if "twins" in record:
+        return table_from_record(record["twins"])
+    return twin_table()
 
 
 def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: float | None = None,
-             passes: int = DEFAULT_PASSES, threshold: float = DEFAULT_THRESHOLD, lattice: bool = True,
+             passes: int = DEFAULT_PASSES, threshold: float = DEFAULT_THRESHOLD, lattice=True, phases=None,
              lattice_tolerance: float = DEFAULT_LATTICE_TOLERANCE, device="auto", batch_size: int = 1024,
              weights=None, seed: int = 0, progress=None, cancel=None) -> ClassificationResult:
     """Crystal structure and zone axis of every window of a 2D HAADF image, with uncertainty.
@@ -223,11 +268,19 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
         Stochastic passes (Monte-Carlo dropout, shared out among the ensemble's networks).
     threshold : float
         Mutual information, bits, above which a window is 'unknown'.
-    lattice : bool
-        Also measure the local in-plane rotation (degrees) and lattice constant (angstrom).
+    lattice : bool or str or sequence of str
+        ``True``/``False``: measure (or not) the local in-plane rotation (degrees) and lattice
+        constant (angstrom). Lattice priors instead, e.g. ``'bcc:2.87 fcc:3.61'`` or
+        ``['hcp:2.95:4.68']`` (family : a [: c], angstrom): measure, and keep only readings near them.
+    phases : str or sequence, optional
+        Phase priors: CIF paths or shipped names (``'alpha-Fe, Cu'``), as ``stemlab orient``
+        takes them. With priors, the classes are restricted to their families (and spacing twins)
+        and each window takes the reading whose lattice constant is within 4 % of a prior's
+        (none: unknown), which resolves spacing twins.
     lattice_tolerance : float
-        A window whose lattice constant lies this far (relative) outside its class's trained
-        range is marked unknown too; ``float('inf')`` turns this off.
+        A window none of whose readings has a lattice constant within this far (relative) of a
+        class's trained range is marked unknown too; ``float('inf')`` turns this off (a twin
+        reading still needs to be within 5 % of its class's range).
     device : {'auto', 'cpu', 'cuda'}
         Torch device.
     batch_size : int
@@ -242,9 +295,10 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
     Returns
     -------
     ClassificationResult
-        Maps on the window grid (class labels, probability, uncertainty in bits, unknown mask,
-        rotation in degrees, lattice constant in angstrom); ``.datasets()``, ``.save('x.npz')``,
-        ``.summary()``.
+        Maps on the window grid (class labels, probability, uncertainty in bits, unknown and
+        ambiguous masks, rotation in degrees, lattice constant in angstrom, the alternative
+        reading of ambiguous windows); ``.datasets()``, ``.save('x.npz')``, ``.summary()``,
+        ``.ambiguities()``.
 
     Examples
     --------
@@ -262,6 +316,8 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
     from ..backend.batching import run_batched
     from ..backend.device import resolve_device
     from . import lattice as L
+    from .priors import resolve_priors
+    from .readings import allowed_classes, resolve, twin_groups
     from .training import load
 
     ds = as_dataset(data if isinstance(data, Dataset) else np.asarray(data))
@@ -269,6 +325,10 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
         raise ParameterError(f"classify needs a 2D image; {ds.name or 'the input'} has shape {ds.shape}: pick one frame.")
     if passes < 1:
         raise ParameterError(f"passes must be >= 1, got {passes}.")
+    priors = resolve_priors(phases, None if isinstance(lattice, bool) else lattice)
+    measure = lattice is not False
+    if priors and not measure:
+        raise ParameterError("Phase priors need the lattice-constant measurement: drop lattice=False (--no-lattice).")
     if not lattice_tolerance >= 0:  # also NaN
         raise ParameterError(f"lattice_tolerance must be >= 0 (a fraction, e.g. 0.05; inf turns the check off), "
                              f"got {lattice_tolerance}.")
@@ -295,8 +355,12 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
     model, record = load(weights, device="cpu")
     names = list(record["classes"])
     C = len(names)
+    table = _twin_table(record)
+    allowed = torch.from_numpy(allowed_classes(names, priors, table).astype(np.float32))
+    merge = torch.from_numpy(twin_groups(names, table))
     out_p = np.empty((n, C), np.float32)
     out_mi = np.empty(n, np.float32)
+    out_mi_twins = np.empty(n, np.float32)
     out_rot = np.full(n, np.nan, np.float32)
     out_a = np.full(n, np.nan, np.float32)
     models = {}
@@ -309,7 +373,7 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
 
     bar = _monotone(sub["classify"])
     # shares of one batch's time: descriptors, the Monte-Carlo passes, the lattice measurement
-    done_desc, done_mc = (0.3, 0.5) if lattice else (0.6, 1.0)
+    done_desc, done_mc = (0.3, 0.5) if measure else (0.6, 1.0)
 
     def run(start, stop, d):
         def part(fraction, message):
@@ -335,11 +399,16 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
                 desc_np = None
                 part(done_desc, "window descriptors")
             probs = net.mc_probabilities(x, passes, generator=gen)
+            if priors:  # only the priors' classes (and their twins)
+                probs = probs * allowed.to(probs.device)
+                probs = probs / probs.sum(-1, keepdim=True).clamp_min(1e-30)
             mean, mi = _mutual_information(probs)
+            _, mi_twins = _mutual_information(probs @ merge.to(probs.device))  # twins merged
         out_p[start:stop] = mean.float().cpu().numpy()
         out_mi[start:stop] = mi.float().cpu().numpy()
+        out_mi_twins[start:stop] = mi_twins.float().cpu().numpy()
         part(done_mc, f"{passes} Monte-Carlo passes")
-        if lattice:
+        if measure:
             if desc_np is None:
                 desc_np = x.float().cpu().numpy()
             pred = out_p[start:stop].argmax(1)
@@ -357,8 +426,13 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
 
     run_batched(run, n, batch_size, device=dev, progress=bar, cancel=cancel, message="classifying windows")
 
-    pred = out_p.argmax(1)
-    prob = out_p[np.arange(n), pred]
+    read = resolve(names, out_p, out_a, out_rot, table, lattice_tolerance, priors)
+    # an ambiguous window's uncertainty is that of the twins merged: their split is not a doubt
+    mi_used = np.where(read.ambiguous, out_mi_twins, out_mi)
+    unknown = read.unknown | (mi_used > threshold)
+    ambiguous = read.ambiguous & ~unknown
+    prob = out_p[np.arange(n), read.label]
+    prob = prob + np.where(ambiguous, out_p[np.arange(n), np.maximum(read.alt_label, 0)], 0.0)
     # grid calibration in the input's units: window centres
     step_unit = convert(stride_res * D.SAMPLING, "angstrom", unit)
     centre_res = (w_px - 1) / 2.0
@@ -371,14 +445,16 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
     off_y, off_x = offset(ay), offset(ax)
     axes = (Axis(ay.name, ny, step_unit, off_y, unit), Axis(ax.name, nx, step_unit, off_x, unit))
     shape = (ny, nx)
-    mi = out_mi.reshape(shape)
-    implausible = _outside_class_range(out_a, pred, names, record, lattice_tolerance).reshape(shape)
     return ClassificationResult(
-        labels=(pred + 1).astype(np.int32).reshape(shape), probability=prob.reshape(shape).astype(np.float32),
-        uncertainty=mi, unknown=(mi > threshold) | implausible, rotation=out_rot.reshape(shape),
-        lattice_constant=out_a.reshape(shape),
+        labels=(read.label + 1).astype(np.int32).reshape(shape), probability=prob.reshape(shape).astype(np.float32),
+        uncertainty=mi_used.reshape(shape).astype(np.float32), unknown=unknown.reshape(shape),
+        rotation=read.rotation.reshape(shape), lattice_constant=read.a.reshape(shape),
         mean_probabilities=out_p.reshape(ny, nx, C), class_names=names, axes=axes, window_angstrom=float(window),
         stride_pixels=float(stride_res * f), passes=int(passes), threshold=float(threshold),
+        ambiguous=ambiguous.reshape(shape),
+        alternative_labels=np.where(ambiguous, read.alt_label + 1, 0).astype(np.int32).reshape(shape),
+        alternative_lattice_constant=np.where(ambiguous, read.alt_a, np.nan).astype(np.float32).reshape(shape),
+        priors=priors,
         info={"pixel_size_angstrom": p_a, "windows": n, "window_pixels_resampled": w_px,
               "stride_resampled": stride_res, "device": str(dev),
-              "lattice_outside_class_range": int(implausible.sum())})
+              "no_reading_in_range": int(read.unknown.sum())})

@@ -187,7 +187,7 @@ def errors_against_truth(proj, n: int, rng, ranges=None):
     windows, rotations, constants = [], [], []
     for _ in range(n):
         p = S.sample_parameters(proj, rng, ranges)
-        p.update(strain=np.zeros((2, 2)), window=12.0)
+        p.update(strain=np.zeros((2, 2)), drift=np.zeros(2), window=12.0)
         windows.append(S.simulate_window(proj, p, rng))
         rotations.append(p["rotation"])
         constants.append(p["a"])

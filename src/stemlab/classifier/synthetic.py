@@ -4,8 +4,10 @@ Everything is rendered by the project's incoherent HAADF model
 (:func:`stemlab.simulate.haadf.render_columns`) at the microscope's pixel size and then goes
 through the same resampling + descriptor pipeline as real data. Nuisance parameters are
 drawn from :class:`Ranges`: lattice constant (and c/a), in-plane rotation, small shear,
-probe size, extra blur, column-intensity scatter (Z contrast / alloying / thickness),
-diffuse background, scan-line jitter, Poisson dose and Gaussian read noise, pixel size.
+probe size, extra blur, probe tails, column-intensity scatter (Z contrast / alloying /
+thickness), specimen tilt (each column smeared along the tilt over its channelling depth),
+an amorphous surface layer (random atoms), diffuse background with a gradient, scan-line
+jitter and drift, detector non-linearity, Poisson dose and Gaussian read noise, pixel size.
 All lengths in angstrom.
 """
 
@@ -25,15 +27,23 @@ from . import descriptor as D
 class Ranges:
     """Sampling ranges of the nuisance parameters (uniform unless noted)."""
 
-    pixel_size: tuple[float, float] = (0.08, 0.25)  # angstrom / px
+    pixel_size: tuple[float, float] = (0.05, 0.30)  # angstrom / px
     dose: tuple[float, float] = (300.0, 20000.0)  # electrons / angstrom^2 (log-uniform)
     read_noise: tuple[float, float] = (0.0, 2.0)  # counts / px
     probe_sigma: tuple[float, float] = (0.30, 0.55)  # angstrom
     blur: tuple[float, float] = (0.0, 0.25)  # angstrom, extra Gaussian blur
+    probe_tail: tuple[float, float] = (0.0, 0.3)  # share of the signal in the probe's tail
+    tail_sigma: tuple[float, float] = (1.0, 3.0)  # angstrom, width of that tail
     shear: float = 0.02  # max |strain component|
     column_scatter: tuple[float, float] = (0.0, 0.25)  # relative sd of column weights
+    tilt: tuple[float, float] = (0.0, 3.0)  # degrees off the zone axis (half the windows)
+    channelling_depth: tuple[float, float] = (10.0, 40.0)  # angstrom over which a tilted column smears
+    amorphous: tuple[float, float] = (0.0, 0.4)  # amorphous-layer signal / crystal signal (half the windows)
     background: tuple[float, float] = (0.0, 0.6)  # diffuse background / mean column signal
+    gradient: float = 0.6  # max relative background change across the field
     jitter: tuple[float, float] = (0.0, 0.08)  # angstrom, sd of scan-line shifts
+    drift: float = 0.015  # max scan drift: x shift per row and y stretch (relative)
+    gamma: tuple[float, float] = (0.75, 1.3)  # detector non-linearity: signal ** gamma
     window: tuple[float, float] = (10.5, 13.5)  # angstrom
 
 
@@ -67,6 +77,15 @@ def sample_parameters(proj: ZoneAxisProjection, rng: np.random.Generator, ranges
         "column_scatter": float(rng.uniform(*ranges.column_scatter)),
         "background": float(rng.uniform(*ranges.background)),
         "jitter": float(rng.uniform(*ranges.jitter)),
+        "probe_tail": float(rng.uniform(*ranges.probe_tail)),
+        "tail_sigma": float(rng.uniform(*ranges.tail_sigma)),
+        "tilt": float(rng.uniform(*ranges.tilt)) if rng.random() < 0.5 else 0.0,
+        "tilt_direction": float(rng.uniform(0.0, 180.0)),
+        "channelling_depth": float(rng.uniform(*ranges.channelling_depth)),
+        "amorphous": float(rng.uniform(*ranges.amorphous)) if rng.random() < 0.5 else 0.0,
+        "gradient": float(rng.uniform(0.0, ranges.gradient)),
+        "drift": rng.uniform(-ranges.drift, ranges.drift, size=2),
+        "gamma": float(rng.uniform(*ranges.gamma)),
         "window": float(rng.uniform(*ranges.window)),
         "origin": rng.uniform(0.0, 5.0, size=2),
     }
@@ -99,24 +118,79 @@ def render_field(lattices, masks_fn, shape, pixel_size, params, rng) -> np.ndarr
     if params["column_scatter"] > 0:
         w = w * np.clip(1.0 + params["column_scatter"] * rng.standard_normal(len(w)), 0.2, None)
     sigma = float(np.hypot(params["probe_sigma"], params["blur"]))
+    pos, w = _tilt_columns(pos, w, params)
     clean = render_columns((H, W), pixel_size, pos, w, sigma)
-    if params["jitter"] > 0:  # scan-line jitter: each row shifted along x
-        shift = rng.normal(scale=params["jitter"] / pixel_size, size=H)
-        shift = ndimage.gaussian_filter1d(shift, 1.0) + (shift - ndimage.gaussian_filter1d(shift, 1.0)) * 0.5
-        rows, cols = np.mgrid[0:H, 0:W].astype(np.float32)
-        clean = ndimage.map_coordinates(clean, [rows, cols + shift[:, None]], order=1, mode="nearest")
+    clean = clean + _amorphous_layer((H, W), pixel_size, float(w.sum()), sigma, params, rng)
+    tail = params.get("probe_tail", 0.0)
+    if tail > 0:  # the probe's tails: a share of the signal spread over a few angstrom
+        clean = (1.0 - tail) * clean + tail * ndimage.gaussian_filter(clean, params["tail_sigma"] / pixel_size,
+                                                                      mode="nearest")
+    clean = _scan_distortions(clean, pixel_size, params, rng)
     mean = max(float(clean.mean()), 1e-12)
     if params["background"] > 0:
         yy, xx = np.mgrid[0:H, 0:W] / max(H, W)
-        g = rng.normal(size=3)
-        ramp = 1.0 + 0.3 * (g[0] * (yy - 0.5) + g[1] * (xx - 0.5))
-        clean = clean + params["background"] * mean * ramp
+        g = rng.normal(size=2)
+        ramp = 1.0 + params.get("gradient", 0.3) * (g[0] * (yy - 0.5) + g[1] * (xx - 0.5))
+        clean = clean + params["background"] * mean * np.clip(ramp, 0.1, None)
+    gamma = params.get("gamma", 1.0)
+    if gamma != 1.0:  # detector non-linearity
+        clean = np.maximum(clean / max(float(clean.mean()), 1e-12), 0.0) ** gamma
     dose_px = params["dose"] * pixel_size**2
     scaled = clean * (dose_px / max(float(clean.mean()), 1e-12))
     noisy = rng.poisson(np.clip(scaled, 0, None)).astype(np.float32)
     if params["read_noise"] > 0:
         noisy += rng.normal(scale=params["read_noise"], size=noisy.shape).astype(np.float32)
     return noisy
+
+
+TILT_SAMPLES = 5  # points along a tilted column
+
+
+def _tilt_columns(pos, w, params):
+    """Columns tilted by ``params['tilt']`` degrees: each one smeared into TILT_SAMPLES points
+    along the tilt direction over its channelling depth x tan(tilt) (angstrom)."""
+    tilt = params.get("tilt", 0.0)
+    if tilt <= 0:
+        return pos, w
+    length = params["channelling_depth"] * np.tan(np.radians(tilt))
+    t = np.radians(params["tilt_direction"])
+    steps = (np.arange(TILT_SAMPLES) / (TILT_SAMPLES - 1) - 0.5) * length
+    offsets = steps[:, None] * np.array([np.sin(t), np.cos(t)])  # (y, x)
+    pos = (pos[None] + offsets[:, None]).reshape(-1, 2)
+    return pos, np.tile(w / TILT_SAMPLES, TILT_SAMPLES)
+
+
+AMORPHOUS_DENSITY = 0.3  # projected atoms per angstrom^2 of the amorphous layer
+
+
+def _amorphous_layer(shape, pixel_size, crystal_signal, sigma, params, rng):
+    """Image of an amorphous surface layer (atoms at random positions) holding
+    ``params['amorphous']`` x the crystal's signal; zeros when there is none."""
+    share = params.get("amorphous", 0.0)
+    H, W = shape
+    if share <= 0:
+        return np.zeros(shape)
+    n = max(1, int(AMORPHOUS_DENSITY * H * W * pixel_size**2))
+    pos = rng.uniform(0.0, 1.0, size=(n, 2)) * np.array([H, W]) * pixel_size
+    return render_columns(shape, pixel_size, pos, np.full(n, share * crystal_signal / n), sigma)
+
+
+def _scan_distortions(clean, pixel_size, params, rng):
+    """Scan-line jitter (each row shifted along x, ``params['jitter']`` angstrom sd) and linear
+    drift (x shift per row ``drift[0]``, y stretch ``drift[1]``)."""
+    H, W = clean.shape
+    jitter = params.get("jitter", 0.0)
+    drift = np.asarray(params.get("drift", (0.0, 0.0)), dtype=float)
+    if jitter <= 0 and not np.any(drift):
+        return clean
+    shift = np.zeros(H)
+    if jitter > 0:
+        shift = rng.normal(scale=jitter / pixel_size, size=H)
+        shift = ndimage.gaussian_filter1d(shift, 1.0) + (shift - ndimage.gaussian_filter1d(shift, 1.0)) * 0.5
+    rows, cols = np.mgrid[0:H, 0:W].astype(np.float32)
+    shift = shift + drift[0] * (np.arange(H) - H / 2)
+    return ndimage.map_coordinates(clean, [(rows - H / 2) * (1 + drift[1]) + H / 2, cols + shift[:, None]],
+                                   order=1, mode="nearest")
 
 
 def simulate_window(proj: ZoneAxisProjection, params: dict, rng: np.random.Generator) -> np.ndarray:
@@ -202,5 +276,33 @@ def single_crystal(shape, pixel_size: float, proj: ZoneAxisProjection, *, seed: 
     return img, p
 
 
+def tile_cell(cell_image, cell_size, shape, pixel_size: float, *, rotation: float = 0.0, origin=(0.0, 0.0),
+              source_sigma: float = 0.0, dose: float | None = None, rng: np.random.Generator | None = None):
+    """A field of ``shape`` pixels (``pixel_size`` angstrom) of a perfect crystal from the image of
+    one periodic projected cell (e.g. a multislice simulation of one cell).
+
+    ``cell_image`` (nx, ny) is indexed [x, y] over ``cell_size`` (lx, ly) angstrom (abTEM's scan
+    order); the field is the cell image point-sampled at each probe position (a STEM scan),
+    turned by ``rotation`` degrees (x towards y) about ``origin`` (y, x angstrom). ``source_sigma``
+    (angstrom) blurs the cell first (the source size); ``dose`` (electrons / angstrom^2) adds
+    Poisson noise. Returns float32.
+    """
+    cell = np.asarray(cell_image, dtype=np.float64)
+    lx, ly = (float(v) for v in cell_size)
+    step = np.array([lx / cell.shape[0], ly / cell.shape[1]])
+    if source_sigma > 0:
+        cell = ndimage.gaussian_filter(cell, source_sigma / step, mode="wrap")
+    rows, cols = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    y, x = rows * pixel_size - origin[0], cols * pixel_size - origin[1]
+    t = np.radians(rotation)
+    xc, yc = x * np.cos(t) + y * np.sin(t), -x * np.sin(t) + y * np.cos(t)  # the lab point in the crystal frame
+    img = ndimage.map_coordinates(cell, [xc / step[0], yc / step[1]], order=3, mode="grid-wrap")
+    img = np.clip(img, 0.0, None)
+    if dose is not None:
+        rng = rng if rng is not None else np.random.default_rng()
+        img = rng.poisson(img * dose * pixel_size**2 / max(img.mean(), 1e-30)).astype(np.float64)
+    return img.astype(np.float32)
+
+
 __all__ = ["Ranges", "TRAIN_RANGES", "TEST_RANGES", "TEST_RANGES_COARSE", "sample_parameters", "simulate_window",
-           "simulate_descriptors", "bicrystal", "single_crystal", "distort"]
+           "simulate_descriptors", "bicrystal", "single_crystal", "distort", "tile_cell"]

@@ -40,14 +40,18 @@ def _augment(x, rng):
 
 def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int = 3, batch_size: int = 128,
           lr: float = 3e-3, seed: int = 0, threads: int | None = 2, config: dict | None = None,
-          n_val_per_class: int = 100, progress=None, cancel=None) -> dict:
+          n_val_per_class: int = 100, init=None, progress=None, cancel=None) -> dict:
     """Simulate, train and save a classifier of ``members`` networks (a deep ensemble when > 1,
     all trained on the same windows from their own initialisation and batch order); returns the
-    training record (also in classes.json)."""
+    training record (also in classes.json).
+
+    ``init`` (a weights folder) starts every network from those weights instead of a random
+    initialisation (fine-tuning; same classes and architecture required)."""
     import torch
 
     from .model import build_ensemble
     from .synthetic import TRAIN_RANGES, simulate_descriptors
+    from .twins import soft_targets, table_record, twin_table
 
     if n_per_class < 2 or epochs < 1 or members < 1:
         raise ParameterError("train: n_per_class must be >= 2, epochs >= 1 and members >= 1.")
@@ -58,13 +62,16 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
     torch.manual_seed(seed)
     sub = steps(progress, {"simulate": 1.0, **{f"member {m + 1}": 2.0 for m in range(members)}})
     t0 = time.perf_counter()
-    X, y, _ = simulate_descriptors(n_per_class, seed, TRAIN_RANGES, progress=sub["simulate"], cancel=cancel)
-    Xv, yv, _ = simulate_descriptors(n_val_per_class, seed + 1000, TRAIN_RANGES, cancel=cancel)
+    X, y, params = simulate_descriptors(n_per_class, seed, TRAIN_RANGES, progress=sub["simulate"], cancel=cancel)
+    Xv, yv, params_v = simulate_descriptors(n_val_per_class, seed + 1000, TRAIN_RANGES, cancel=cancel)
     t_sim = time.perf_counter() - t0
 
     names = [p.name for p in CLASS_PROJECTIONS]
     ensemble = build_ensemble(len(names), config, members)
-    data = (torch.from_numpy(X), torch.from_numpy(y), torch.from_numpy(Xv), torch.from_numpy(yv))
+    start = _initial_state(init, names, ensemble) if init is not None else None
+    # twin-consistent targets: a window that is also a spacing twin in range is labelled as both
+    data = (torch.from_numpy(X), torch.from_numpy(soft_targets(y, params)), torch.from_numpy(Xv),
+            torch.from_numpy(soft_targets(yv, params_v)))
     t1 = time.perf_counter()
     histories = [_fit(net, data, epochs, batch_size, lr, np.random.default_rng([seed, m]), sub[f"member {m + 1}"],
                       cancel) for m, net in enumerate(ensemble.members)]
@@ -80,13 +87,28 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
         "training": {"n_per_class": n_per_class, "epochs": epochs, "batch_size": batch_size,
                      "lr": lr, "seed": seed, "threads": threads, "simulate_seconds": t_sim,
                      "train_seconds": time.perf_counter() - t1,
-                     "val_accuracy": float((p_val.argmax(1) == data[3]).float().mean()),
+                     "val_accuracy": _accuracy(p_val, data[3]),
                      "history": histories, "torch": torch.__version__},
         "lattice": {p.name: {"a_range": list(p.a_range), "c_over_a_range": list(p.c_over_a_range),
                              "rotation_symmetry": p.rotation_symmetry} for p in CLASS_PROJECTIONS},
+        "twins": table_record(twin_table()),
     }
+    if start is not None:
+        record["training"]["initialised_from"] = start
     save(ensemble, record, out)
     return record
+
+
+def _initial_state(init, names, ensemble) -> dict:
+    """Load the weights in folder ``init`` into ``ensemble``; returns their training record's summary."""
+    from ..errors import ParameterError as _PE
+
+    model, rec = load(init)
+    if list(rec["classes"]) != names or rec.get("members", 1) != len(ensemble.members):
+        raise _PE(f"init: the weights in {init} have other classes or another number of networks "
+                  f"({rec.get('members', 1)}); train from scratch or pass matching --members.")
+    ensemble.load_state_dict(model.state_dict())
+    return {"folder": str(init), "training": {k: v for k, v in rec.get("training", {}).items() if k != "history"}}
 
 
 def _fit(model, data, epochs: int, batch_size: int, lr: float, rng, progress, cancel) -> list[dict]:
@@ -115,10 +137,18 @@ def _fit(model, data, epochs: int, batch_size: int, lr: float, rng, progress, ca
             report(progress, epoch * steps_per_epoch + b + 1, epochs * steps_per_epoch, f"epoch {epoch + 1}")
         model.eval()
         with torch.no_grad():
-            val_acc = float((model(Xvt).argmax(1) == yvt).float().mean())
+            val_acc = _accuracy(model(Xvt), yvt)
         history.append({"epoch": epoch + 1, "loss": total_loss / len(yt), "val_accuracy": val_acc,
                         "seconds": time.perf_counter() - t0})
     return history
+
+
+def _accuracy(scores, targets) -> float:
+    """Share of windows whose top class has a nonzero (twin-consistent) target."""
+    import torch
+
+    top = scores.argmax(1)
+    return float((torch.gather(targets, 1, top[:, None])[:, 0] > 0).float().mean())
 
 
 def save(model, record: dict, output_dir) -> None:

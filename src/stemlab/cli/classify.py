@@ -26,6 +26,13 @@ def register(subparsers) -> None:
     p.add_argument("--weights", default=None, metavar="DIR", help="folder with classifier.pt + classes.json "
                    "(default: the weights shipped with stemlab)")
     p.add_argument("--no-lattice", action="store_true", help="skip the rotation / lattice-constant maps")
+    p.add_argument("--phase", action="append", default=None, metavar="CIF",
+                   help="a phase the specimen contains: CIF file or shipped name (alpha-Fe, Cu, Al, Ni, Ag, Au, "
+                        "austenite, Ti, Mg); repeatable. Restricts the classes and lattice constants to the phases "
+                        "given and so resolves spacing twins (bcc [100] a = 2.87 A looks like fcc [100] a = 4.06 A)")
+    p.add_argument("--lattice", nargs="+", default=None, metavar="FAMILY:A",
+                   help="phases as lattice constants instead, e.g. --lattice bcc:2.87 fcc:3.61 hcp:2.95:4.68 "
+                        "(family:a[:c], angstrom)")
     p.add_argument("--lattice-tolerance", type=float, default=DEFAULT_LATTICE_TOLERANCE, metavar="FRACTION",
                    help="mark unknown the windows whose lattice constant is this far outside their class's range "
                         f"(default {DEFAULT_LATTICE_TOLERANCE:g}; 'inf' turns it off, e.g. for an image whose pixel "
@@ -43,6 +50,9 @@ def register(subparsers) -> None:
     t.add_argument("--members", type=int, default=3, help="networks in the deep ensemble (default 3)")
     t.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     t.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    t.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (default 3e-3)")
+    t.add_argument("--init", default=None, metavar="DIR",
+                   help="start from the weights in DIR (fine-tuning) instead of a random initialisation")
     t.add_argument("-v", "--verbose", action="store_true", help="show progress")
     t.set_defaults(func=cmd_train)
 
@@ -54,15 +64,24 @@ def cmd_classify(args) -> int:
     from ..errors import CalibrationError
     from ..io import load_one
 
+    from ..classifier.priors import resolve_priors
+
     out = Path(args.output)
     check_output(out, (".npz",))
+    resolve_priors(args.phase, args.lattice)  # a bad --phase / --lattice fails before the image is read
     ds = load_one(args.input, **calibration_kwargs(args))
     if not ds.axes[-1].calibrated:
         raise CalibrationError(f"{args.input}: the image has no pixel size; give the size of one pixel with "
                                "--scan-step 0.1angstrom.")
+    priors = bool(args.phase or args.lattice)
+    if priors and args.no_lattice:
+        from ..errors import ParameterError
+
+        raise ParameterError("--phase / --lattice need the lattice-constant measurement: drop --no-lattice.")
     result = classify(ds, window=args.window, stride=args.stride, passes=args.passes,
-                      threshold=args.threshold,
-                      lattice=not args.no_lattice, lattice_tolerance=args.lattice_tolerance,
+                      threshold=args.threshold, phases=args.phase,
+                      lattice=args.lattice if args.lattice else not args.no_lattice,
+                      lattice_tolerance=args.lattice_tolerance,
                       device=args.device, weights=args.weights,
                       progress=ProgressPrinter() if args.verbose else None)
     result.save(out)
@@ -74,7 +93,8 @@ def cmd_train(args) -> int:
     from ..classifier.training import train
 
     record = train(args.output, n_per_class=args.per_class, epochs=args.epochs, members=args.members,
-                   seed=args.seed, threads=args.threads, progress=ProgressPrinter() if args.verbose else None)
+                   seed=args.seed, threads=args.threads, lr=args.lr, init=args.init,
+                   progress=ProgressPrinter() if args.verbose else None)
     t = record["training"]
     print(f"wrote {args.output}: validation accuracy {t['val_accuracy']:.4f} ({record['members']} network(s), "
           f"{t['epochs']} epochs, {t['simulate_seconds'] + t['train_seconds']:.0f} s)")

@@ -4,8 +4,10 @@ The form (:func:`classification_parameters`, magicgui) picks a 2D image layer (o
 frame of a stack); :func:`stemlab.classifier.inference.classify` runs in a worker and adds six
 layers on the window grid, calibrated in the input's units and placed on it: predicted class
 (Labels, class names as features, with a legend), class probability, uncertainty (mutual
-information, bits), unknown/interface mask, in-plane lattice rotation (degrees) and lattice
-constant (angstrom); only the class map is shown, the others are listed hidden.
+information, bits), unknown/interface mask, ambiguous mask (spacing twins: the summary names
+the two readings), in-plane lattice rotation (degrees) and lattice constant (angstrom); only the
+class map is shown, the others are listed hidden. The *phases* box takes what the user knows
+(shipped names or CIF paths, and/or family:a entries) and resolves spacing twins.
 """
 
 from typing import Annotated, Literal
@@ -43,13 +45,24 @@ def classification_parameters(
                                             "interface' (so are windows whose lattice constant is > 5 % outside "
                                             "their class's range)"}] = DEFAULT_THRESHOLD,
     lattice: Annotated[bool, {"label": "rotation and lattice constant"}] = True,
+    phases: Annotated[str, {"label": "phases (optional)",
+                            "tooltip": "What the specimen contains, comma separated: shipped phase names or CIF "
+                                       "paths (alpha-Fe, Cu, Al, Ni, Ag, Au, austenite, Ti, Mg) and/or family:a "
+                                       "entries (bcc:2.87, fcc:3.61, hcp:2.95:4.68). Restricts the classes and "
+                                       "lattice constants and resolves spacing twins; empty: twins are shown as "
+                                       "'ambiguous'"}] = "",
     device: Annotated[Literal["auto", "cpu", "cuda"], {"tooltip": DEVICE_TOOLTIP}] = "auto",
 ) -> dict:
     """The form's values as keyword arguments of :func:`stemlab.classifier.inference.classify` (plus ``layer``)."""
     if image is None:
         raise ParameterError("no image layer to classify: open an atomic-resolution HAADF image first.")
+    entries = [e.strip() for e in phases.split(",") if e.strip()]
+    cifs = [e for e in entries if ":" not in e or e.lower().endswith(".cif")]
+    cells = [e for e in entries if e not in cifs]
+    if entries and not lattice:
+        raise ParameterError("phases need the lattice-constant measurement: tick 'rotation and lattice constant'.")
     return {"layer": image, "window": window, "stride": stride or None, "passes": passes,
-            "threshold": threshold, "lattice": lattice, "device": device}
+            "threshold": threshold, "lattice": cells or lattice, "phases": cifs or None, "device": device}
 
 
 class ClassifyWidget(AnalysisWidget):
@@ -81,11 +94,13 @@ class ClassifyWidget(AnalysisWidget):
     def start(self, kwargs):
         from ..classifier.descriptor import window_pixels
         from ..classifier.inference import classify, image_pixel_size
+        from ..classifier.priors import resolve_priors
 
         layer = kwargs.pop("layer")
         ds = self.input_dataset(layer)
         image_pixel_size(ds)  # fail here, before any worker, when the calibration is missing
         window_pixels(kwargs["window"])
+        resolve_priors(kwargs["phases"], None if isinstance(kwargs["lattice"], bool) else kwargs["lattice"])
         self._source = ds
         return self.tasks.run(classify, self._done, TITLE, inputs=[layer], data=ds, **kwargs)
 
@@ -105,6 +120,7 @@ class ClassifyWidget(AnalysisWidget):
             image_layer_data(maps["uncertainty"], name=f"{base} uncertainty (bits)",
                              colormap="magma", contrast_limits=(0.0, max(0.5, float(np.nanmax(uncertainty))))),
             labels_layer_data(maps["unknown"], name=f"{base} unknown", opacity=0.6),
+            labels_layer_data(maps["ambiguous"], name=f"{base} ambiguous", opacity=0.6),
             image_layer_data(maps["rotation"], name=f"{base} rotation (deg)", colormap="twilight",
                              contrast_limits=(0.0, info["rotation_period_deg"])),
             image_layer_data(maps["lattice_constant"], name=f"{base} lattice constant (Å)",

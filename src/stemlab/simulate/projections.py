@@ -103,10 +103,10 @@ class ZoneAxisProjection:
 # <= 1.45 A, hcp [10-10] >= 1.475 A: 3.5 % and 1.7 %). Nothing but the spacing tells twins apart,
 # so a material in a gap (alpha-Fe, Cr: bcc a = 2.87-2.88 A), or a window strained across one,
 # is read by its spacing: fcc [100] for alpha-Fe [100].
-FCC_A = (3.50, 4.10)
-BCC_A = (3.00, 3.35)
-HCP_A = (2.95, 3.30)
-HCP_C_OVER_A = (1.56, 1.66)
+FCC_A = (3.50, 4.10)  # Ni 3.52, austenite ~3.59, Cu 3.61, Pd 3.89, Pt 3.92, Al 4.05, Au 4.08, Ag 4.09
+BCC_A = (2.80, 3.35)  # alpha-Fe 2.87, Cr 2.88, V 3.03, Mo 3.15, W 3.16, Nb 3.30, Ta 3.31
+HCP_A = (2.45, 3.30)  # Co 2.51, Zn 2.66, Ti 2.95, Mg 3.21, Zr 3.23
+HCP_C_OVER_A = (1.56, 1.90)  # Ti 1.59, Zr 1.59, Co 1.62, Mg 1.62, Zn 1.86
 
 CLASS_PROJECTIONS: tuple[ZoneAxisProjection, ...] = (
     ZoneAxisProjection("fcc", "100", (1, 0, 0), FCC_A, rotation_symmetry=4),
