@@ -44,7 +44,7 @@ def test_a_non_finite_step_is_skipped_and_the_fit_goes_on(monkeypatch):
     from stemlab.phasefield import fit_phasefield
     from stemlab.phasefield.model import PhaseFieldModel
 
-    ds = independent_video("allen-cahn", shape=(24, 24), n_frames=4, delta=3.0, seed=1)
+    ds = independent_video("allen-cahn", shape=(24, 24), n_frames=6, delta=3.0, seed=1)
     forward = PhaseFieldModel.forward
     calls = []
 
