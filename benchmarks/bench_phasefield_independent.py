@@ -94,7 +94,7 @@ def run_case(name, steps, fipy=False, baselines=True):
 
 def print_row(row):
     names = [k for k in ("M*kappa", "M*W", "M*dG", "interface_width") if k in row]
-    errs = "  ".join(f"{k} {100 * row[k]['rel_err']:+.1f}% (+-{196 * row[k]['stderr'] / row[k]['truth']:.1f}%"
+    errs = "  ".join(f"{k} {100 * row[k]['rel_err']:+.1f}% (+-{196 * row[k]['stderr'] / abs(row[k]['truth']):.1f}%"
                      f"{'' if row[k]['covered'] else ' MISS'})" for k in names)
     print(f"{row['case']:10s} d={row['downsample']} {errs}\n   PSNR noisy {row['psnr_noisy']:.1f} | gauss "
           f"{row.get('psnr_gauss', float('nan')):.1f} | nlm {row.get('psnr_nlm', float('nan')):.1f} | fit "

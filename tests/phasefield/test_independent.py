@@ -44,7 +44,7 @@ def test_a_non_finite_step_is_skipped_and_the_fit_goes_on(monkeypatch):
     from stemlab.phasefield import fit_phasefield
     from stemlab.phasefield.model import PhaseFieldModel
 
-    ds = independent_video("allen-cahn", shape=(24, 24), n_frames=4, delta=3.0, seed=1)
+    ds = independent_video("allen-cahn", shape=(24, 24), n_frames=6, delta=3.0, seed=1)
     forward = PhaseFieldModel.forward
     calls = []
 
@@ -77,3 +77,31 @@ def test_plain_z_contrast_keeps_uniform_templates():
 def test_initial_field_has_two_phases():
     u = initial_field((64, 64), "allen-cahn", 1.0, 2.0, np.random.default_rng(0))
     assert 0.3 < (u > 0.5).mean() < 0.5
+
+
+@pytest.fixture(scope="module")
+def explicit_solver_fit():
+    """The benchmark's case ac-4-1: Allen-Cahn from the explicit solver, 48 x 48 px at 1 nm,
+    16 frames 0.8 s apart, interface 4 px, plain Z-contrast 100 + 60 u, Poisson noise."""
+    from stemlab.phasefield import fit_phasefield
+
+    ds = independent_video("allen-cahn", shape=(48, 48), n_frames=16, delta=4.0, mw=1.0, frame_time=0.8, dose=1.0)
+    return ds.metadata["ground_truth"]["identifiable"], fit_phasefield(ds, "allen-cahn", steps=600)
+
+
+@pytest.mark.slow
+def test_explicit_solver_video_gives_the_width_and_driving_force(explicit_solver_fit):
+    truth, res = explicit_solver_fit
+    values = res.parameters["values"]
+    assert values["interface_width"]["value"] == pytest.approx(truth["interface_width"], rel=0.05)
+    assert values["M*dG"]["value"] == pytest.approx(truth["M*dG"], rel=0.10)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="issue 16, not solved: M*kappa and M*W stay near the initial guess "
+                                       "(relaxation time of two frames), -50 % here; docs/phasefield.md")
+def test_explicit_solver_video_gives_the_kinetics(explicit_solver_fit):
+    truth, res = explicit_solver_fit
+    values = res.parameters["values"]
+    for name in ("M*kappa", "M*W"):
+        assert values[name]["value"] == pytest.approx(truth[name], rel=0.10), name
