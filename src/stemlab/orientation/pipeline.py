@@ -90,7 +90,8 @@ def index_orientations(data, phases, *, voltage=None, calibration=None, resoluti
     ----------
     data : Dataset or array
         4D-STEM scan, or an array whose last two axes are the detector; any navigation shape
-        works (one pattern, a line, a 2D scan, a series of scans).
+        works (one pattern, a line, a 2D scan, a series of scans). numpy, dask or cupy arrays
+        (cupy chunks are matched on their GPU without a copy to the host; ``device='cuda'``).
     phases : list of str or Phase
         CIF paths or shipped names ('Al', 'Cu', 'Ni', 'Ag', 'Au', 'Si', 'alpha-Fe', 'austenite',
         'Ti', 'Mg').
