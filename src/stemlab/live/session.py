@@ -89,7 +89,8 @@ class LiveSession:
         Scan positions (rows, columns); frames arrive row by row.
     detectors : dict, optional
         ``{name: Disk | Annulus | Rectangle | spec}`` in detector pixels, as drawn in the explorer, or as
-        text (``'disk:c,c,8'``, :func:`stemlab.diffraction.parse_detector`; 'c' the pattern centre) (default: a bright-field disk and an annular dark field around the pattern centre).
+        text (``'disk:c,c,8'``, :func:`stemlab.diffraction.parse_detector`; 'c' the pattern centre);
+        default: a bright-field disk and an annular dark field around the pattern centre.
     phases : list of str or Phase, optional
         Phases to index (:func:`stemlab.index_orientations`); none: no orientation maps.
     record : path, optional
@@ -493,8 +494,8 @@ def acquire(source: Any, scan, **options):
     Examples
     --------
     >>> import stemlab.live
-    >>> result = stemlab.live.acquire("merlin://127.0.0.1:6342", (64, 64), phases=["Al"],
-    ...                               record="scan.zarr", calibration={"calibration": "0.0127/angstrom"})  # doctest: +SKIP
+    >>> result = stemlab.live.acquire("merlin://127.0.0.1:6342", (64, 64), phases=["Al"], record="scan.zarr",
+    ...                               calibration={"calibration": "0.0127/angstrom"})  # doctest: +SKIP
     """
     from .sources import parse_source
 
