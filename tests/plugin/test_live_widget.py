@@ -42,7 +42,8 @@ def test_scan_shows_result_layers_equal_to_the_offline_maps(gui, slow_detector, 
     assert "received 256/256, dropped 0, analysed 256" in widget.counts.text()
     offline = stemlab.explore(stemlab.load(mib)[0], default_detectors((32, 32)))
     np.testing.assert_allclose(gui.viewer.layers["BF"].data, np.asarray(offline["BF"].data), rtol=1e-6)
-    assert np.array_equal(np.asarray(stemlab.load(tmp_path / "scan.zarr")[0].data), np.asarray(stemlab.load(mib)[0].data))
+    recorded = stemlab.load(tmp_path / "scan.zarr")[0]
+    assert np.array_equal(np.asarray(recorded.data), np.asarray(stemlab.load(mib)[0].data))
 
 
 def test_cancel_mid_scan_leaves_no_layer(gui, slow_detector):

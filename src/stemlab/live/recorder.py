@@ -54,6 +54,25 @@ class FrameSpool:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def check_record_path(path) -> Path:
+    """The recording's path, refused (FileFormatError naming the fix) unless it is a ``.zarr`` in an existing folder."""
+    from ..errors import FileFormatError
+
+    path = Path(path)
+    if path.suffix.lower() != ".zarr":
+        raise FileFormatError(f"--record {path}: recordings are zarr stores; name it e.g. scan.zarr.")
+    if not path.parent.exists():
+        raise FileFormatError(f"--record {path}: folder {path.parent} does not exist; create it first.")
+    return path
+
+
+def _uncompressed_array(group, shape, dtype, chunks):
+    """The 'data' array, stored uncompressed: a recorder on 2 cores must not spend them compressing."""
+    if hasattr(group, "create_array"):  # zarr 3
+        return group.create_array("data", shape=shape, dtype=dtype, chunks=chunks, compressors=None)
+    return group.create_dataset("data", shape=shape, dtype=dtype, chunks=chunks, compressor=None)
+
+
 class ZarrRecorder:
     """Writes the spooled frames of a scan into a chunked zarr store, row by row.
 
@@ -66,24 +85,18 @@ class ZarrRecorder:
     """
 
     def __init__(self, path, template: Dataset):
-        from ..errors import FileFormatError
-        from ..io.writers import calibration_record
-
         import zarr
 
-        self.path = Path(path)
-        if self.path.suffix.lower() != ".zarr":
-            raise FileFormatError(f"--record {self.path}: recordings are zarr stores; name it e.g. scan.zarr.")
-        if not self.path.parent.exists():
-            raise FileFormatError(f"Cannot record to {self.path}: folder {self.path.parent} does not exist; "
-                                  "create it first.")
+        from ..io.writers import calibration_record
+
+        self.path = check_record_path(path)
         self.tmp = self.path.with_name(f".{self.path.stem}.recording{self.path.suffix}")
         shutil.rmtree(self.tmp, ignore_errors=True)
         ny, nx, ky, kx = template.shape
         frame_bytes = ky * kx * np.dtype(template.dtype).itemsize
         chunks = (1, max(1, min(nx, CHUNK_BYTES // frame_bytes)), ky, kx)
         self.group = zarr.open_group(str(self.tmp), mode="w")
-        self.array = self.group.create_dataset("data", shape=template.shape, dtype=template.dtype, chunks=chunks)
+        self.array = _uncompressed_array(self.group, template.shape, template.dtype, chunks)
         self.record = calibration_record(template)
         self.nx = nx
         self.rows_written = 0

@@ -34,6 +34,8 @@ class LiveResult:
         The zarr store holding every received frame.
     error : str or None
         Why the scan ended early (dropped connection, aborted scan); None for a complete scan.
+    timings : dict
+        Seconds after arming when receiving, recording, virtual detectors and indexing ended.
     """
 
     explore: dict
@@ -44,6 +46,7 @@ class LiveResult:
     metadata: dict = field(default_factory=dict)
     recording: Optional[Path] = None
     error: Optional[str] = None
+    timings: dict = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
@@ -80,7 +83,8 @@ class LiveResult:
         s = self.status
         return {"frames": s.total, "received": s.received, "dropped": s.dropped, "recorded": s.recorded,
                 "analysed": s.analysed, "indexed": max(s.indexed, 0), "seconds": round(s.elapsed, 3),
-                "recording": str(self.recording) if self.recording else None, "error": self.error}
+                "recording": str(self.recording) if self.recording else None, "error": self.error,
+                "timings_s": {k: round(v, 3) for k, v in self.timings.items()}}
 
     def summary(self) -> str:
         """One line: the counts, the phase shares, and the error if the scan ended early."""

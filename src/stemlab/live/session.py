@@ -89,7 +89,8 @@ class LiveSession:
         Scan positions (rows, columns); frames arrive row by row.
     detectors : dict, optional
         ``{name: Disk | Annulus | Rectangle | spec}`` in detector pixels, as drawn in the explorer, or as
-        text (``'disk:c,c,8'``, :func:`stemlab.diffraction.parse_detector`; 'c' the pattern centre) (default: a bright-field disk and an annular dark field around the pattern centre).
+        text (``'disk:c,c,8'``, :func:`stemlab.diffraction.parse_detector`; 'c' the pattern centre);
+        default: a bright-field disk and an annular dark field around the pattern centre.
     phases : list of str or Phase, optional
         Phases to index (:func:`stemlab.index_orientations`); none: no orientation maps.
     record : path, optional
@@ -117,6 +118,10 @@ class LiveSession:
         self.n_frames = self.scan_shape[0] * self.scan_shape[1]
         self.detectors_given = detectors
         self.phases = list(phases or [])
+        if record is not None:
+            from .recorder import check_record_path
+
+            record = check_record_path(record)  # refused before the detector is armed
         self.record = record
         self.calibration = dict(calibration or {})
         self.orientation_settings = dict(orientation or {})
@@ -140,6 +145,7 @@ class LiveSession:
         self.indexed = 0
         self._t0 = time.perf_counter()
         self._threads: list[threading.Thread] = []
+        self.timings: dict[str, float] = {}  # seconds after arming when receiving / recording / analyses ended
         self._worker_error: Optional[BaseException] = None
 
     # -- status ------------------------------------------------------------------------------
@@ -192,12 +198,14 @@ class LiveSession:
             self.info = self.source.open(self.n_frames)
             self._t0 = time.perf_counter()
             self._start(self._receive, "receiver")
+            self._start(self._run_recorder, "recorder")
             self._start(self._run_virtual, "virtual detectors")
             if self.phases:
                 self._start(self._run_orientation, "orientation")
             self._watch()
         if self.cancel.cancelled:
-            self._threads[0].join(2.0)  # the receiver closes the recording
+            for thread in self._threads[:2]:
+                thread.join(2.0)  # the receiver stops, the recorder closes the recording
             self._cleanup()
             raise Cancelled("Live scan cancelled; the frames received so far were recorded"
                             if self.recording else "Live scan cancelled; no result was kept.")
@@ -263,8 +271,6 @@ class LiveSession:
                 self.dropped += len(stack) - (self.spool.received - before)
                 with self._cond:
                     self._cond.notify_all()
-                if self.recorder is not None:
-                    self.recorder.write_rows(self.spool)
         except LiveError as error:
             self.error = error
         except Exception as error:  # noqa: BLE001 - any receiver failure ends the scan cleanly
@@ -278,8 +284,25 @@ class LiveSession:
             if self.error is None and received < self.n_frames and not self._stop.is_set():
                 self.error = LiveError(f"The scan ended after {received} of {self.n_frames} frames; the frames "
                                        "received so far are kept.")
-            if self.recorder is not None and self.spool is not None and self.spool.received:
-                self.recording = self.recorder.finish(self.spool, self._record_info())
+            self._mark("received")
+
+    def _run_recorder(self) -> None:
+        """Copy completed scan rows into the zarr store while frames arrive; finish it when receiving ends
+        (also after Cancel or a dropped connection: every received frame is kept)."""
+        if self.record is None:
+            return
+        while True:
+            rows = self.recorder.rows_written if self.recorder is not None else 0
+            self._wait_for(self._received, rows * self.scan_shape[1] + self.scan_shape[1] - 1)
+            if self.recorder is not None:
+                self.recorder.write_rows(self.spool)
+            if not self._receiving:
+                break
+            if self._stop.is_set():
+                time.sleep(0.01)  # the receiver is stopping
+        if self.recorder is not None and self.spool.received:
+            self.recording = self.recorder.finish(self.spool, self._record_info())
+            self._mark("recorded")
 
     def _allocate(self, dtype) -> None:
         from .recorder import FrameSpool, ZarrRecorder
@@ -330,6 +353,10 @@ class LiveSession:
             v["sum"] += out["sum_pattern"]
             v["max"] = out["max_pattern"] if v["max"] is None else np.maximum(v["max"], out["max_pattern"])
             done = self.analysed = stop
+        self._mark("analysed")
+
+    def _mark(self, event: str) -> None:
+        self.timings[event] = time.perf_counter() - self._t0
 
     def _run_orientation(self) -> None:
         level = subsample_levels(self.scan_shape)
@@ -347,6 +374,7 @@ class LiveSession:
             taken[chosen] = True
             n_taken += chosen.size
             self._index(chosen)
+        self._mark("indexed")
 
     def _received(self) -> int:
         return self.spool.received if self.spool is not None else 0
@@ -402,7 +430,8 @@ class LiveSession:
                                             metadata=dict(ds.scan_geometry))
         return LiveResult(explore=explored, orientation=orientation, pending=self.pending.reshape(self.scan_shape),
                           status=self.status, scan_axes=ds.nav_axes, metadata={**ds.metadata, **ds.scan_geometry},
-                          recording=self.recording, error=str(self.error) if self.error else None)
+                          recording=self.recording, error=str(self.error) if self.error else None,
+                          timings=dict(self.timings))
 
     def _cleanup(self) -> None:
         if self.recorder is not None and self.recording is None:
@@ -465,8 +494,8 @@ def acquire(source: Any, scan, **options):
     Examples
     --------
     >>> import stemlab.live
-    >>> result = stemlab.live.acquire("merlin://127.0.0.1:6342", (64, 64), phases=["Al"],
-    ...                               record="scan.zarr", calibration={"calibration": "0.0127/angstrom"})  # doctest: +SKIP
+    >>> result = stemlab.live.acquire("merlin://127.0.0.1:6342", (64, 64), phases=["Al"], record="scan.zarr",
+    ...                               calibration={"calibration": "0.0127/angstrom"})  # doctest: +SKIP
     """
     from .sources import parse_source
 

@@ -134,10 +134,14 @@ class LiveWidget(AnalysisWidget):
         self.result = result
         layers = []
         for name, ds in result.datasets().items():
-            if name == "phase":
+            if name in ("phase", "pending"):
                 layers.append(labels_layer_data(ds, name=name))
-            elif ds.data.ndim == 3 and ds.axes[-1].name == "rgb":
-                layers.append(image_layer_data(ds, name=name, rgb=True))
+            elif ds.axes[-1].name == "rgb":  # IPF colours: the rgb axis is no layer axis
+                data, kwargs, kind = image_layer_data(ds, name=name, rgb=True)
+                for key in ("scale", "translate", "units", "axis_labels"):
+                    kwargs[key] = tuple(kwargs[key])[:-1]
+                kwargs.pop("contrast_limits", None)
+                layers.append((data, kwargs, kind))
             else:
                 layers.append(image_layer_data(ds, name=name))
         first = next((i for i, (_, kw, _) in enumerate(layers) if kw["name"] == "phase"), 0)

@@ -1,0 +1,128 @@
+"""Live throughput: LiberTEM-live's Merlin simulator at increasing frame rates -> stemlab live.
+
+Part 1, receiving + recording + virtual detectors: a 32 x 32 scan of 256 x 256 uint16 frames (12-bit
+Merlin, 128 KiB a frame, 128 MiB a scan) replayed by ``libertem-live-mib-sim --cached mem`` at each
+dwell time (0: as fast as it can send), received with ``stemlab.live.acquire`` recording to zarr and
+computing a BF disk, an ADF annulus, the CoM and the mean pattern. Reported: frames/s offered by the
+detector, frames/s received, dropped frames, whether the recording and the virtual detectors kept pace
+(finished within 0.5 s of the last frame).
+
+Part 2, orientation: a 16 x 16 two-phase scan (128 x 128) received at full speed with orientation
+mapping (Al + alpha-Fe, 1 degree library), patterns indexed per second, against ``stemlab orient``
+offline on the same file (library cached in both, start-up included for the offline command).
+
+Part 3: the same indexing back to back in one process (warm library and torch), live thread against
+``index_orientations``; run with ``OMP_NUM_THREADS=1`` on a loaded machine (spinning OpenMP threads
+otherwise slow the offline call most).
+
+Run: ``python benchmarks/bench_live.py [--quick]`` (needs ``pip install 'napari-stemlab[live]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "live"))
+from simulator import MerlinSimulator, write_mib  # noqa: E402
+
+
+def scan_file(folder: Path, nav=(32, 32), sig=(256, 256)) -> Path:
+    rng = np.random.default_rng(0)
+    frames = rng.poisson(2.0, (nav[0] * nav[1], *sig)).astype(np.uint16)
+    return write_mib(folder / "bench.mib", frames, nav[1])
+
+
+def receive_at(hdr: Path, nav, dwell_us: int, folder: Path) -> dict:
+    import stemlab.live as live
+
+    sim = MerlinSimulator(hdr, nav, dwelltime_us=dwell_us or None)
+    try:
+        live.acquire(sim.url, nav)  # first scan fills the simulator's memory cache
+        result = live.acquire(sim.url, nav, record=folder / f"rec_{dwell_us}.zarr",
+                              detectors={"BF": "disk:c,c,12", "ADF": "annulus:c,c,30,120"})
+    finally:
+        sim.stop()
+    t = result.timings
+    n = result.status.received
+    return {"dwell_us": dwell_us, "offered_fps": 1e6 / dwell_us if dwell_us else float("nan"),
+            "received_fps": n / t["received"], "dropped": result.status.dropped, "received": n,
+            "recording_lag_s": t.get("recorded", float("nan")) - t["received"],
+            "virtual_lag_s": t["analysed"] - t["received"]}
+
+
+def orientation_rates(folder: Path) -> dict:
+    import subprocess
+
+    import stemlab.live as live
+    from stemlab.simulate.fourd import two_phase_scan
+
+    ds = two_phase_scan(scan_shape=(16, 16), n_grains=12, seed=4)
+    hdr = write_mib(folder / "orient.mib", np.asarray(ds.data).reshape(-1, 128, 128), 16)
+    cal = {"calibration": f"{ds.axes[-1].scale}/angstrom", "scan_step": "2nm", "voltage": "200kV"}
+    sim = MerlinSimulator(hdr, (16, 16))
+    try:
+        live.acquire(sim.url, (16, 16))  # warm the simulator
+        result = live.acquire(sim.url, (16, 16), phases=["Al", "alpha-Fe"], calibration=cal)
+    finally:
+        sim.stop()
+    live_rate = result.status.indexed / (result.timings["indexed"])
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "stemlab.cli", "orient", str(hdr.with_suffix(".mib")), "--phase", "Al",
+                    "--phase", "alpha-Fe", "--calibration", cal["calibration"], "--voltage", "200",
+                    "-o", str(folder / "orient.h5")], check=True, capture_output=True)
+    offline = time.perf_counter() - t0
+    return {"live_patterns_per_s": live_rate, "offline_patterns_per_s": 256 / offline}
+
+
+def orientation_back_to_back() -> tuple[float, float]:
+    """Patterns/s of the live orientation thread and of ``index_orientations`` offline, in one process, warm."""
+    import stemlab
+    import stemlab.live as live
+    from stemlab.simulate.fourd import two_phase_scan
+
+    ds = two_phase_scan(scan_shape=(16, 16), n_grains=12, seed=4)
+    cal = {"calibration": f"{ds.axes[-1].scale}/angstrom", "scan_step": "2nm", "voltage": "200kV"}
+    stemlab.index_orientations(ds, ["Al", "alpha-Fe"])  # library and torch warm for both
+    t0 = time.perf_counter()
+    stemlab.index_orientations(ds, ["Al", "alpha-Fe"])
+    offline = 256 / (time.perf_counter() - t0)
+    result = live.acquire(live.ArraySource(np.asarray(ds.data)), (16, 16), phases=["Al", "alpha-Fe"],
+                          calibration=cal)
+    return 256 / result.timings["indexed"], offline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="two rates only")
+    args = parser.parse_args()
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba-bench-live"))
+    print(f"load average before: {open('/proc/loadavg').read().split()[:3]}, cores: {os.cpu_count()}")
+    dwells = [0, 1000] if args.quick else [0, 2000, 1000, 500, 250]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        hdr = scan_file(folder)
+        print("| dwell (us) | offered (frames/s) | received (frames/s) | dropped | recording lag (s) | "
+              "virtual detectors lag (s) |")
+        print("|---|---|---|---|---|---|")
+        for dwell in dwells:
+            r = receive_at(hdr, (32, 32), dwell, folder)
+            print(f"| {dwell or 'none'} | {r['offered_fps']:.0f} | {r['received_fps']:.0f} | {r['dropped']} | "
+                  f"{r['recording_lag_s']:.2f} | {r['virtual_lag_s']:.2f} |", flush=True)
+        o = orientation_rates(folder)
+        print(f"\norientation: live {o['live_patterns_per_s']:.1f} patterns/s (128 x 128), "
+              f"stemlab orient offline {o['offline_patterns_per_s']:.1f} patterns/s (whole command)")
+        live_rate, offline_rate = orientation_back_to_back()
+        print(f"orientation back to back in one process (warm, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}): "
+              f"live {live_rate:.1f}, offline {offline_rate:.1f} patterns/s")
+    print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+
+
+if __name__ == "__main__":
+    main()
