@@ -23,7 +23,8 @@ from . import descriptor as D
 
 DEFAULT_WINDOW = 12.0  # angstrom
 DEFAULT_PASSES = 30
-DEFAULT_THRESHOLD = 0.1  # bits of mutual information
+DEFAULT_THRESHOLD = 0.25  # bits of mutual information; flags ~22 % of our realistic simulated in-class windows
+# and ~62 % of simulated diamond / tetragonal windows with the weights of issue 15 (docs/classification.md)
 DEFAULT_LATTICE_TOLERANCE = 0.05  # relative; a lattice constant this far outside its class's range is 'unknown'
 
 

@@ -178,16 +178,20 @@ def measure(windows: np.ndarray, descriptors: np.ndarray, class_name: str):
     return rotation.astype(np.float32), a.astype(np.float32)
 
 
-def errors_against_truth(proj, n: int, rng, ranges=None):
+def errors_against_truth(proj, n: int, rng, ranges=None, c_over_a: float | None = None):
     """Rotation error (deg, modulo the pattern symmetry) and relative lattice-constant error
-    of :func:`measure` on ``n`` simulated 12 angstrom windows of projection ``proj`` (no shear)."""
+    of :func:`measure` on ``n`` simulated 12 angstrom windows of projection ``proj`` (no shear,
+    drift, tilt or amorphous layer); ``c_over_a`` fixes c/a (default: drawn from the class's range)."""
     from . import synthetic as S
 
     ranges = S.TRAIN_RANGES if ranges is None else ranges
     windows, rotations, constants = [], [], []
     for _ in range(n):
         p = S.sample_parameters(proj, rng, ranges)
-        p.update(strain=np.zeros((2, 2)), drift=np.zeros(2), window=12.0)
+        # the truth of a sheared, tilted or amorphous-covered window is not one lattice: leave those out
+        p.update(strain=np.zeros((2, 2)), drift=np.zeros(2), tilt=0.0, amorphous=0.0, window=12.0)
+        if c_over_a is not None:
+            p["c_over_a"] = float(c_over_a)
         windows.append(S.simulate_window(proj, p, rng))
         rotations.append(p["rotation"])
         constants.append(p["a"])
