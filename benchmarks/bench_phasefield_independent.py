@@ -68,7 +68,6 @@ def run_case(name, steps, fipy=False, baselines=True):
     t_video = time.perf_counter() - t0
     gt = ds.metadata["ground_truth"]
     truth = gt["identifiable"]
-    width_px = truth["interface_width"] / ds.axes[1].scale
     d = 2  # the default; at 1 the fits had not converged in the step budget (measured)
     t0 = time.perf_counter()
     res = fit_phasefield(ds, model, steps=steps, downsample=d)
