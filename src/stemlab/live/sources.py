@@ -12,6 +12,11 @@ LiberTEM-live's receiver (``libertem-qd-mpx``, through
 ``libertem_live``'s Merlin connection) and arms it over the control port. Frames are turned
 upside down on arrival (row 0 last), the orientation rosettasciio's ``.mib`` reader gives, so a
 live map equals the offline map of the same ``.mib`` file.
+
+The receiver hands frames over in stacks, and a stack only once the frame after it arrives, so a map
+lags the detector by one stack. :func:`stack_frames` sizes the stack from the time between frames
+(given, or read from the detector's control port): at most 0.1 s of the scan and at most 16 frames,
+one frame when the time is unknown.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ MERLIN_DATA_PORT = 6342
 MERLIN_API_PORT = 6341
 URL_FORM = "merlin://HOST[:DATA_PORT][?api_port=N]"
 URL_EXAMPLE = "merlin://127.0.0.1:6342?api_port=6341"
+STACK_SECONDS = 0.1  # a stack holds at most this much of the scan (the maps' lag, plus one frame)
+MAX_STACK = 16  # frames per stack at high frame rates (fewer, larger hand-overs)
+BUFFERED_FRAMES = 2000 * 16  # frames the receiver's shared memory holds (its default: 2000 slots of 16)
 
 
 class LiveError(StemlabError):
@@ -89,6 +97,27 @@ def parse_source(url: str, **options):
     return MerlinSource(parts.hostname, port or MERLIN_DATA_PORT, api_port, **options)
 
 
+def stack_frames(frame_time: float | None) -> int:
+    """Frames per receiver stack for a detector sending one frame every ``frame_time`` seconds.
+
+    The receiver hands a stack over when the frame after it arrives, so the first frame of a stack
+    waits ``n * frame_time``: ``n`` is the most frames in :data:`STACK_SECONDS` (0.1 s), between 1 and
+    :data:`MAX_STACK` (16). Unknown (None or not positive): 1, the shortest lag at any rate.
+
+    Parameters
+    ----------
+    frame_time : float or None
+        Seconds between frames (the dwell time of the scan).
+
+    Returns
+    -------
+    int
+    """
+    if not frame_time or frame_time <= 0:
+        return 1
+    return int(min(MAX_STACK, max(1, STACK_SECONDS / frame_time + 1e-9)))
+
+
 def _check_reachable(host: str, port: int, role: str, timeout: float) -> None:
     try:
         socket.create_connection((host, port), timeout=timeout).close()
@@ -114,16 +143,28 @@ class MerlinSource:
         scan generator, arms and triggers).
     arm_timeout : float
         Seconds to wait for the acquisition header after arming.
-    stack_size : int
-        Frames per stack handed over by the receiver: the lag of the maps is at most this many frames.
+    stack_size : int, optional
+        Frames per stack handed over by the receiver (the maps lag the detector by one stack); default:
+        :func:`stack_frames` of ``frame_time``.
+    frame_time : float, optional
+        Seconds between frames (the scan's dwell time); default: the detector's ACQUISITIONPERIOD or
+        ACQUISITIONTIME (the larger; ms on the control port), unknown when it answers neither.
+
+    Attributes
+    ----------
+    stack : int
+        Frames per stack chosen when the source was opened.
     """
 
     detector = "Merlin"
 
     def __init__(self, host: str = "127.0.0.1", data_port: int = MERLIN_DATA_PORT, api_port: int = MERLIN_API_PORT,
-                 *, arm: bool = True, arm_timeout: float = 10.0, stack_size: int = 16):
+                 *, arm: bool = True, arm_timeout: float = 10.0, stack_size: int | None = None,
+                 frame_time: float | None = None):
         self.host, self.data_port, self.api_port = host, int(data_port), int(api_port)
-        self.arm, self.arm_timeout, self.stack_size = arm, float(arm_timeout), int(stack_size)
+        self.arm, self.arm_timeout = arm, float(arm_timeout)
+        self.stack_size, self.frame_time = stack_size, frame_time
+        self.stack: int | None = None
         self._conn = None
         self._client = None
         self._closed = threading.Event()
@@ -149,7 +190,11 @@ class MerlinSource:
             raise LiveError("Live acquisition needs LiberTEM-live: pip install 'napari-stemlab[live]'.") from None
         _check_reachable(self.host, self.api_port, "control (api_port)", 2.0)
         _check_reachable(self.host, self.data_port, "data", 2.0)  # the receiver would retry a refused port forever
-        self._conn = _merlin_connection(self.host, self.data_port, self.api_port, self.stack_size)
+        with MerlinControl(self.host, self.api_port) as control:
+            frame_bytes = control.frame_bytes()
+            frame_time = self.frame_time or control.frame_time()
+        self.stack = int(self.stack_size or stack_frames(frame_time))
+        self._conn = _merlin_connection(self.host, self.data_port, self.api_port, self.stack, frame_bytes)
         header = self._wait_for_header()
         announced = int(header.frames_in_acquisition())
         sig_shape = tuple(int(n) for n in header.detector_shape())
@@ -202,7 +247,7 @@ class MerlinSource:
         try:
             while not self._closed.is_set():
                 try:
-                    stack = data.get_next_stack(max_size=self.stack_size)
+                    stack = data.get_next_stack(max_size=self.stack)
                 except Exception as error:  # noqa: BLE001 - the receiver reports a dropped connection this way
                     if self._closed.is_set():
                         return
@@ -239,17 +284,18 @@ class MerlinSource:
                 self._conn = None
 
 
-_BYTES = {1: 1, 6: 1, 12: 2, 24: 4}  # Merlin counter depth -> bytes per pixel on the wire
-_HEADER_BYTES = 1024  # a frame header (384 bytes for one chip, 768 for a quad), with room to spare
+_BYTES = {1: 1, 6: 1, 12: 2, 24: 4}  # Merlin counter depth -> bytes per pixel on the wire (at most)
 
 
-def _merlin_connection(host: str, data_port: int, api_port: int, stack_size: int):
-    """LiberTEM-live's Merlin connection, with its receiver's shared-memory slots sized for this detector's frames.
+def _merlin_connection(host: str, data_port: int, api_port: int, stack: int, frame_bytes: int | None):
+    """LiberTEM-live's Merlin connection, its receiver's shared-memory slots holding ``stack`` frames.
 
-    ``MerlinDetectorConnection`` sizes the receiver (``libertem_qd_mpx.QdConnection``) for the largest frames,
-    and the receiver hands over a stack only once its slot is full: 256 frames of 64 x 64 then arrived all at once
-    at the end of a 2.6 s scan (measured with the simulator). Sized for the detector's frames (read over the
-    control port, as ``read_sig_shape`` does), a stack of ``stack_size`` frames arrives as soon as it is complete.
+    ``MerlinDetectorConnection`` sizes the receiver (``libertem_qd_mpx.QdConnection``) for 16 of the largest
+    frames (256 x 256 x 2 bytes), and the receiver fills a slot by bytes: 256 frames of 64 x 64 then arrived all
+    at once at the end of a 2.6 s scan (measured with the simulator). Sized by the frame's payload (the slot holds
+    no headers; ``frame_bytes`` from the control port, as ``read_sig_shape`` reads it), a slot holds ``stack``
+    frames (more when the detector sends fewer bytes than its counter depth suggests, e.g. raw 1-bit frames) and
+    is handed over when the next frame arrives. The receiver buffers :data:`BUFFERED_FRAMES` frames.
     """
     import libertem_qd_mpx
     from libertem_live.detectors.merlin.connection import MerlinDetectorConnection
@@ -260,19 +306,17 @@ def _merlin_connection(host: str, data_port: int, api_port: int, stack_size: int
                 return self._data_socket
             self._shm_handle_path = self._make_socket_path()
             self._data_socket = libertem_qd_mpx.QdConnection(
-                data_host=self._data_host, data_port=self._data_port, frame_stack_size=stack_size,
+                data_host=self._data_host, data_port=self._data_port, frame_stack_size=stack,
                 shm_handle_path=self._shm_handle_path, drain=self._drain, recovery_strategy=self._recovery_strategy,
-                huge=self._huge_pages, bytes_per_frame=frame_bytes)
+                huge=self._huge_pages, bytes_per_frame=frame_bytes, num_slots=-(-BUFFERED_FRAMES // stack))
             self._data_socket.start_passive()
             return self._data_socket
 
-    with MerlinControl(host, api_port) as control:
-        frame_bytes = control.frame_bytes()
     return SizedMerlinConnection(api_host=host, api_port=api_port, data_host=host, data_port=data_port)
 
 
 class MerlinControl:
-    """The Merlin control port (LiberTEM-live's ``MerlinControl``), asked for the frame size."""
+    """The Merlin control port (LiberTEM-live's ``MerlinControl``), asked for the frame size and frame time."""
 
     def __init__(self, host: str, port: int):
         from libertem_live.detectors.merlin.control import MerlinControl as Control
@@ -287,13 +331,23 @@ class MerlinControl:
         self._control.__exit__(*exc)
 
     def frame_bytes(self) -> int | None:
-        """Bytes of one frame with its header, from IMAGEX, IMAGEY and COUNTERDEPTH (None: not answered)."""
+        """Bytes of one frame's pixels, from IMAGEX, IMAGEY and COUNTERDEPTH (None: not answered)."""
         try:
             values = [int(self._control.get(name)) for name in ("IMAGEX", "IMAGEY", "COUNTERDEPTH")]
         except (ValueError, TypeError):
             return None
         width, height, depth = values
-        return width * height * _BYTES.get(depth, 4) + _HEADER_BYTES
+        return width * height * _BYTES.get(depth, 4)
+
+    def frame_time(self) -> float | None:
+        """Seconds between frames: the larger of ACQUISITIONPERIOD and ACQUISITIONTIME (ms; None: neither answered)."""
+        times = []
+        for name in ("ACQUISITIONPERIOD", "ACQUISITIONTIME"):
+            try:
+                times.append(float(self._control.get(name)) / 1000.0)
+            except Exception:  # noqa: BLE001 - not a number, or a detector that does not know the command
+                continue
+        return max(times) if times and max(times) > 0 else None
 
 
 def _cam_client(conn):
