@@ -111,3 +111,44 @@ def test_cli_bad_detector_address_names_the_value_and_the_fix(url, words, capsys
         assert word.format(closed=closed) in err
 
 
+
+
+@pytest.mark.parametrize("frame_time, frames", [(None, 1), (0.0, 1), (0.5, 1), (0.1, 1), (0.05, 2), (0.01, 10),
+                                                (1e-3, 16), (1e-5, 16)])
+def test_receiver_stacks_hold_at_most_a_tenth_of_a_second(frame_time, frames):
+    from stemlab.live.sources import stack_frames
+
+    assert stack_frames(frame_time) == frames  # unknown rate: one frame, the shortest lag
+
+
+def test_mib_recording_of_a_cancelled_scan_keeps_the_frames_received(tmp_path):
+    import stemlab
+    from stemlab.backend.progress import CancelToken
+    from stemlab.live import ArraySource, LiveSession
+
+    frames = _frames()
+    token = CancelToken()
+
+    def cancel_mid_row(session):
+        if session.status.received >= 11:
+            token.cancel()
+
+    source = ArraySource(frames, stack_size=11, delay=0.3)  # cancelled inside the second row of 8
+    with pytest.raises(Cancelled, match="recorded"):
+        LiveSession(source, (8, 8), record=tmp_path / "part.mib", on_update=cancel_mid_row, cancel=token).run()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part.hdr", "part.mib"]  # no temporary file left
+    header = (tmp_path / "part.hdr").read_text()
+    received = int(header.split("Frames Received (Number):\t")[1].split()[0])
+    assert 11 <= received < 64 and received % 8
+    ds = stemlab.load(tmp_path / "part.mib", scan_step="2nm")[0]
+    rows = -(-received // 8)
+    assert ds.shape == (rows, 8, 16, 16) and ds.axes[0].units == "nm"
+    data = np.asarray(ds.data).reshape(-1, 16, 16)
+    assert np.array_equal(data[:received], frames[:received]) and not data[received:].any()
+
+
+def test_record_path_names_both_formats():
+    from stemlab.live import ArraySource, LiveSession
+
+    with pytest.raises(StemlabError, match=r"scan\.zarr or scan\.mib"):
+        LiveSession(ArraySource(_frames()), (8, 8), record="scan.h5")

@@ -20,7 +20,8 @@ def register(subparsers) -> None:
     p.add_argument("--detector", action="append", default=[], metavar="[NAME=]SPEC",
                    help="virtual detector disk:CY,CX,R | annulus:CY,CX,RIN,ROUT | rect:Y0,X0,Y1,X1 in detector "
                         "pixels ('c': the pattern centre); repeatable (default: BF disk and ADF annulus)")
-    p.add_argument("--record", metavar="OUT.zarr", help="record every frame into this zarr store")
+    p.add_argument("--record", metavar="OUT.zarr|OUT.mib",
+                   help="record every frame into this zarr store or Merlin .mib file (+ .hdr)")
     p.add_argument("--suggest", type=_positive, metavar="N",
                    help="write the N most informative positions to RESULTS/next_positions.csv (with --phase)")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S",

@@ -2,7 +2,7 @@
 
 ``acquire(source, scan, ...)`` / :class:`LiveSession` receive every frame of a detector
 (:mod:`stemlab.live.sources`: a Merlin/Medipix through LiberTEM-live's receiver), record it
-(zarr) and grow the explorer's maps and the orientation/phase maps row by row
+(zarr or Merlin .mib) and grow the explorer's maps and the orientation/phase maps row by row
 (:mod:`stemlab.live.session`). :func:`where_next` ranks scan positions by what a denser or
 repeated scan would resolve; :func:`replay` simulates an adaptive acquisition on a recorded scan.
 LiberTEM-live (``pip install 'napari-stemlab[live]'``) is imported only when a detector is opened.

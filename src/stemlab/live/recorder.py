@@ -1,12 +1,16 @@
-"""Recording a live scan: every frame on disk as it arrives, then a chunked zarr store.
+"""Recording a live scan: every frame on disk as it arrives, then a chunked zarr store or a Merlin ``.mib``.
 
 Frames first land in a spool (:class:`FrameSpool`, a memory-mapped file the page cache absorbs), in
 scan order, where the analyses can read any position again. :class:`ZarrRecorder` copies every
 completed scan row from the spool into a zarr store written the way :func:`stemlab.io.save_dataset`
 writes one (group with a ``data`` array and the calibration record), so ``stemlab.load`` opens the
-recording as the same calibrated dataset. The store is written under a hidden temporary name and
-renamed when the scan ends, also when it ended early (its ``stemlab_live`` attributes then say how
-many frames arrived; positions never received hold 0).
+recording as the same calibrated dataset. :class:`MibRecorder` appends every received frame to a
+``.mib`` file in the Merlin layout (:mod:`stemlab.io.mib`) and writes its ``.hdr`` at the end; a ``.mib``
+holds no calibration, so ``stemlab.load(path, calibration=..., scan_step=...)`` gives it back. Both are
+written under hidden temporary names and renamed when the scan ends, also when it ended early (the zarr
+store's ``stemlab_live`` attributes then say how many frames arrived, positions never received hold 0;
+the ``.mib`` holds the frames received, its last row completed with zero frames, and its ``.hdr`` says how
+many arrived).
 """
 
 from __future__ import annotations
@@ -54,13 +58,18 @@ class FrameSpool:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+RECORD_FORMATS = (".zarr", ".mib")
+
+
 def check_record_path(path) -> Path:
-    """The recording's path, refused (FileFormatError naming the fix) unless it is a ``.zarr`` in an existing folder."""
+    """The recording's path, refused (FileFormatError naming the fix) unless it is a ``.zarr`` or ``.mib`` in an
+    existing folder."""
     from ..errors import FileFormatError
 
     path = Path(path)
-    if path.suffix.lower() != ".zarr":
-        raise FileFormatError(f"--record {path}: recordings are zarr stores; name it e.g. scan.zarr.")
+    if path.suffix.lower() not in RECORD_FORMATS:
+        raise FileFormatError(f"--record {path}: recordings are zarr stores or Merlin .mib files; name it e.g. "
+                              "scan.zarr or scan.mib.")
     if not path.parent.exists():
         raise FileFormatError(f"--record {path}: folder {path.parent} does not exist; create it first.")
     return path
@@ -101,6 +110,11 @@ class ZarrRecorder:
         self.nx = nx
         self.rows_written = 0
 
+    @property
+    def frames_written(self) -> int:
+        """Frames in the store (complete rows)."""
+        return self.rows_written * self.nx
+
     def write_rows(self, spool: FrameSpool) -> None:
         """Copy every scan row the spool completed since the last call."""
         full = spool.received // self.nx
@@ -126,3 +140,80 @@ class ZarrRecorder:
         """Remove the temporary store (nothing was received)."""
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+
+
+def make_recorder(path, template: Dataset):
+    """The recorder for ``path``'s format: :class:`MibRecorder` for ``.mib``, else :class:`ZarrRecorder`."""
+    path = check_record_path(path)
+    return MibRecorder(path, template) if path.suffix.lower() == ".mib" else ZarrRecorder(path, template)
+
+
+class MibRecorder:
+    """Appends every received frame of a scan to a Merlin ``.mib`` file; writes the ``.hdr`` when the scan ends.
+
+    Parameters
+    ----------
+    path : path
+        The ``.mib`` file to create; its ``.hdr`` goes beside it (both replaced when the scan ends).
+    template : Dataset
+        The scan (shape and dtype: uint8, uint16 or uint32) whose frames are recorded.
+    """
+
+    def __init__(self, path, template: Dataset):
+        from datetime import datetime, timezone
+
+        from ..io.mib import _depth
+
+        self.path = check_record_path(path)
+        self.hdr = self.path.with_suffix(".hdr")
+        self.tmp = self.path.with_name(f".{self.path.stem}.recording.mib")
+        self.tmp_hdr = self.tmp.with_suffix(".hdr")
+        _depth(template.dtype)  # refuse other dtypes before any frame arrives
+        self.nx = template.shape[1]
+        self.dtype = template.dtype
+        self.stamp = datetime.now(timezone.utc)
+        self.file = open(self.tmp, "wb")  # noqa: SIM115 - open for the whole scan, closed by finish/discard
+        self.frames_written = 0
+
+    @property
+    def rows_written(self) -> int:
+        """Complete scan rows in the file."""
+        return self.frames_written // self.nx
+
+    def write_rows(self, spool: FrameSpool) -> None:
+        """Append every frame the spool received since the last call (a partial row too)."""
+        from ..io.mib import frames_bytes
+
+        end = spool.received
+        if end > self.frames_written:
+            self.file.write(frames_bytes(spool.frames[self.frames_written:end], self.frames_written, self.stamp))
+            self.frames_written = end
+
+    def finish(self, spool: FrameSpool, info: dict) -> Path:
+        """Append what is left, write the ``.hdr`` (a row of the scan per trigger) and rename both into place.
+
+        A scan that ended inside a row gets that row completed with zero frames (readers take whole rows) and a
+        ``Frames Received (Number)`` line in the ``.hdr``; ``info`` is not stored otherwise.
+        """
+        import os
+
+        from ..io.mib import acquisition_header, frames_bytes
+
+        self.write_rows(spool)
+        received = self.frames_written
+        rest = -received % self.nx
+        if rest:
+            padding = np.zeros((rest, *spool.frames.shape[1:]), self.dtype)
+            self.file.write(frames_bytes(padding, received, self.stamp))
+            self.frames_written += rest
+        self.file.close()
+        self.tmp_hdr.write_bytes(acquisition_header(self.frames_written, self.nx, self.dtype, self.stamp, received))
+        os.replace(self.tmp, self.path)
+        os.replace(self.tmp_hdr, self.hdr)
+        return self.path
+
+    def discard(self) -> None:
+        """Remove the temporary files (nothing was received)."""
+        self.file.close()
+        for tmp in (self.tmp, self.tmp_hdr):
+            tmp.unlink(missing_ok=True)

@@ -31,7 +31,7 @@ class LiveResult:
     scan_axes : tuple of Axis
         The scan's calibrated navigation axes.
     recording : Path or None
-        The zarr store holding every received frame.
+        The recording (zarr store or ``.mib`` file) holding every received frame.
     error : str or None
         Why the scan ended early (dropped connection, aborted scan); None for a complete scan.
     timings : dict

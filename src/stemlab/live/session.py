@@ -5,7 +5,7 @@ Threads, joined by one condition variable:
 - the *receiver* pulls frame stacks from the source (:mod:`stemlab.live.sources`) into the spool
   (:class:`~stemlab.live.recorder.FrameSpool`); it never waits for an analysis, so no frame is lost
   to a slow one;
-- the *recorder* copies completed scan rows into the zarr recording (``record=``);
+- the *recorder* copies completed scan rows into the recording (``record=``: zarr or ``.mib``);
 - the *virtual-detector* thread runs the explorer's one-pass kernel
   (:class:`stemlab.diffraction.virtual.VirtualKernel`) over new frames: detector images, centre of
   mass, mean and max pattern;
@@ -40,7 +40,7 @@ ORIENT_CHUNK = 128  # patterns per orientation chunk (about a second on 2 CPU co
 @dataclass(frozen=True)
 class LiveProgress:
     """Counts of a live scan: frames ``total`` (scan positions), ``received``, ``dropped`` (received but not
-    kept: 0 by design), ``recorded`` (in the zarr store), ``analysed`` (virtual detectors), ``indexed``
+    kept: 0 by design), ``recorded`` (in the recording), ``analysed`` (virtual detectors), ``indexed``
     (orientation), and ``elapsed`` seconds since arming."""
 
     total: int
@@ -94,7 +94,7 @@ class LiveSession:
     phases : list of str or Phase, optional
         Phases to index (:func:`stemlab.index_orientations`); none: no orientation maps.
     record : path, optional
-        ``.zarr`` store that receives every frame.
+        ``.zarr`` store or Merlin ``.mib`` file (+ ``.hdr``) that receives every frame.
     calibration : dict, optional
         :func:`stemlab.calibration.apply_calibration` options (``scan_step``, ``calibration``,
         ``voltage``, ``scan_rotation``, ...): the stream itself carries none.
@@ -153,7 +153,7 @@ class LiveSession:
     def status(self) -> LiveProgress:
         """The counts now (thread-safe enough for display)."""
         received = self.spool.received if self.spool is not None else 0
-        recorded = self.recorder.rows_written * self.scan_shape[1] if self.recorder is not None else 0
+        recorded = self.recorder.frames_written if self.recorder is not None else 0
         return LiveProgress(self.n_frames, received, self.dropped, min(recorded, received), self.analysed,
                             self.indexed if self.phases else -1, time.perf_counter() - self._t0)
 
@@ -287,7 +287,7 @@ class LiveSession:
             self._mark("received")
 
     def _run_recorder(self) -> None:
-        """Copy completed scan rows into the zarr store while frames arrive; finish it when receiving ends
+        """Copy completed scan rows into the recording while frames arrive; finish it when receiving ends
         (also after Cancel or a dropped connection: every received frame is kept)."""
         if self.record is None:
             return
@@ -305,13 +305,13 @@ class LiveSession:
             self._mark("recorded")
 
     def _allocate(self, dtype) -> None:
-        from .recorder import FrameSpool, ZarrRecorder
+        from .recorder import FrameSpool, make_recorder
 
         self.spool = FrameSpool(self.n_frames, self.info.sig_shape, dtype)
         name = getattr(self.source, "url", self.source.detector)
         self.dataset = scan_dataset(self.spool.frames, self.scan_shape, self.info.sig_shape, name, self.calibration)
         if self.record is not None:
-            self.recorder = ZarrRecorder(self.record, self.dataset)
+            self.recorder = make_recorder(self.record, self.dataset)
 
     def _record_info(self) -> dict:
         return {"frames_received": int(self.spool.received), "frames_expected": self.n_frames,

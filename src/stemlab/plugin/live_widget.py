@@ -35,8 +35,8 @@ def live_parameters(
     calibration: Annotated[str, {"label": "detector pixel (1/length)", "tooltip": "e.g. 0.0127/angstrom"}] = "",
     scan_step: Annotated[str, {"label": "scan step", "tooltip": "e.g. 2nm"}] = "",
     voltage: Annotated[str, {"label": "voltage", "tooltip": "e.g. 200kV"}] = "",
-    record: Annotated[str, {"label": "record to (.zarr)", "tooltip": "every frame is written there; empty: "
-                                                                     "not recorded"}] = "",
+    record: Annotated[str, {"label": "record to (.zarr/.mib)", "tooltip": "every frame is written there; "
+                                                                         "empty: not recorded"}] = "",
 ) -> dict:
     calibration_options = {name: value for name, value in (("calibration", calibration), ("scan_step", scan_step),
                                                           ("voltage", voltage)) if value.strip()}
