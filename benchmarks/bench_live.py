@@ -15,7 +15,12 @@ Part 3: the same indexing back to back in one process (warm library and torch), 
 ``index_orientations``; run with ``OMP_NUM_THREADS=1`` on a loaded machine (spinning OpenMP threads
 otherwise slow the offline call most).
 
-Run: ``python benchmarks/bench_live.py [--quick]`` (needs ``pip install 'napari-stemlab[live]'``).
+``--lag`` instead: the lag of the maps at 5, 10 and 20 frames/s (an 8 x 8 scan of 64 x 64 uint8 frames): for
+every frame, seconds from the simulator sending it to the session's snapshot (what the scan view shows)
+holding it, the snapshot polled every 0.1 s; with the frame time unknown (the simulator reports none),
+given, and with the old 16-frame stacks.
+
+Run: ``python benchmarks/bench_live.py [--quick | --lag]`` (needs ``pip install 'napari-stemlab[live]'``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ def receive_at(hdr: Path, nav, dwell_us: int, folder: Path) -> dict:
 
     sim = MerlinSimulator(hdr, nav, dwelltime_us=dwell_us or None)
     try:
+        sim.report_frame_time(dwell_us / 1000 or 0.01)  # as a Merlin does; sizes the receiver's stacks
         live.acquire(sim.url, nav)  # first scan fills the simulator's memory cache
         result = live.acquire(sim.url, nav, record=folder / f"rec_{dwell_us}.zarr",
                               detectors={"BF": "disk:c,c,12", "ADF": "annulus:c,c,30,120"})
@@ -57,6 +63,47 @@ def receive_at(hdr: Path, nav, dwell_us: int, folder: Path) -> dict:
             "virtual_lag_s": t["analysed"] - t["received"]}
 
 
+def lag_at(sim: MerlinSimulator, dwell: float, nav=(8, 8), **source_options) -> dict:
+    """Lag of every frame from the simulator sending it to the snapshot showing it, and snapshots with news per s."""
+    from stemlab.live.session import LiveSession
+    from stemlab.live.sources import MerlinSource
+
+    n = nav[0] * nav[1]
+    updates = []
+
+    def on_update(session):
+        snap = session.snapshot()
+        updates.append((session.status.elapsed, int(np.isfinite(snap["BF"]).sum()) if "BF" in snap else 0))
+
+    source = MerlinSource("127.0.0.1", sim.data_port, sim.control_port, arm_timeout=60, **source_options)
+    LiveSession(source, nav, on_update=on_update).run()  # elapsed counts from the acquisition header
+    sent = np.maximum(0, np.arange(n) - 1) * dwell  # the simulator sends frames 0 and 1 at once, then one a dwell
+    t, seen = np.array([u[0] for u in updates]), np.array([u[1] for u in updates])
+    lag = np.array([t[np.argmax(seen > i)] for i in range(n)]) - sent
+    news = t[np.flatnonzero(np.diff(seen) > 0) + 1]
+    rate = (len(news) - 1) / (news[-1] - news[0]) if len(news) > 1 else float("nan")
+    return {"stack": source.stack, "max_lag_s": lag.max(), "median_lag_s": float(np.median(lag)), "updates_per_s": rate}
+
+
+def lag_table(folder: Path) -> None:
+    frames = np.random.default_rng(0).poisson(3, (64, 64, 64)).astype(np.uint8)
+    hdr = write_mib(folder / "lag.mib", frames, 8)
+    print("| frames/s | frame time | stack | max lag (s) | median lag (s) | view updates/s |")
+    print("|---|---|---|---|---|---|")
+    for fps in (5, 10, 20):
+        dwell = 1.0 / fps
+        sim = MerlinSimulator(hdr, (8, 8), dwelltime_us=int(dwell * 1e6))
+        try:
+            for label, options in (("unknown", {}), ("given", {"frame_time": dwell}), ("16-frame stacks",
+                                                                                      {"stack_size": 16})):
+                time.sleep(1.5)  # the simulator serves one connection at a time: let it see the last one close
+                r = lag_at(sim, dwell, **options)
+                print(f"| {fps} | {label} | {r['stack']} | {r['max_lag_s']:.2f} | {r['median_lag_s']:.2f} | "
+                      f"{r['updates_per_s']:.1f} |", flush=True)
+        finally:
+            sim.stop()
+
+
 def orientation_rates(folder: Path) -> dict:
     import subprocess
 
@@ -68,6 +115,7 @@ def orientation_rates(folder: Path) -> dict:
     cal = {"calibration": f"{ds.axes[-1].scale}/angstrom", "scan_step": "2nm", "voltage": "200kV"}
     sim = MerlinSimulator(hdr, (16, 16))
     try:
+        sim.report_frame_time(0.01)  # sent as fast as it can: 16-frame stacks
         live.acquire(sim.url, (16, 16))  # warm the simulator
         result = live.acquire(sim.url, (16, 16), phases=["Al", "alpha-Fe"], calibration=cal)
     finally:
@@ -101,9 +149,15 @@ def orientation_back_to_back() -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="two rates only")
+    parser.add_argument("--lag", action="store_true", help="only the lag of the maps at 5, 10 and 20 frames/s")
     args = parser.parse_args()
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba-bench-live"))
     print(f"load average before: {open('/proc/loadavg').read().split()[:3]}, cores: {os.cpu_count()}")
+    if args.lag:
+        with tempfile.TemporaryDirectory() as tmp:
+            lag_table(Path(tmp))
+        print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+        return
     dwells = [0, 1000] if args.quick else [0, 2000, 1000, 500, 250]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
