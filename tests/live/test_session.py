@@ -152,3 +152,11 @@ def test_record_path_names_both_formats():
 
     with pytest.raises(StemlabError, match=r"scan\.zarr or scan\.mib"):
         LiveSession(ArraySource(_frames()), (8, 8), record="scan.h5")
+
+
+def test_cli_frame_time_must_be_positive(capsys):
+    from stemlab.cli.main import main
+
+    assert main(["live", "merlin://127.0.0.1:6342", "--scan", "2,4", "--frame-time", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "--frame-time 0" in err and "Traceback" not in err

@@ -26,6 +26,10 @@ def register(subparsers) -> None:
                    help="write the N most informative positions to RESULTS/next_positions.csv (with --phase)")
     p.add_argument("--timeout", type=float, default=10.0, metavar="S",
                    help="seconds to wait for the acquisition to start after arming (default 10)")
+    p.add_argument("--frame-time", type=float, metavar="S",
+                   help="seconds between frames (the scan's dwell time), when the detector's own "
+                        "ACQUISITIONTIME/ACQUISITIONPERIOD is not it (e.g. a scan generator triggers slower); "
+                        "it sizes the receiver's stacks so the maps lag at most ~0.1 s")
     p.add_argument("--replay", metavar="FILE", help="replay mode: a recorded 4D-STEM scan")
     p.add_argument("--budget", type=float, default=0.25, help="replay: fraction of positions visited (default 0.25)")
     p.add_argument("-o", "--output", metavar="RESULTS",
@@ -77,6 +81,7 @@ def _live(args) -> int:
     from pathlib import Path
 
     from ..diffraction import parse_detector
+    from ..errors import ParameterError
     from ..live.session import acquire
     from ..live.sources import parse_source
     from .options import ProgressPrinter
@@ -85,7 +90,9 @@ def _live(args) -> int:
         from .options import check_output
 
         check_output(args.output, (".npz",), folder=True)
-    source = parse_source(args.detector_url, arm_timeout=args.timeout)
+    if args.frame_time is not None and not args.frame_time > 0:
+        raise ParameterError(f"--frame-time {args.frame_time:g}: give the seconds between frames, e.g. 0.001.")
+    source = parse_source(args.detector_url, arm_timeout=args.timeout, frame_time=args.frame_time)
     specs = [spec.partition("=") if "=" in spec else ("", "", spec) for spec in args.detector]
     for _, _, spec in specs:  # refuse a mistyped detector before the detector is armed
         parse_detector(spec, (0.0, 0.0))
