@@ -34,7 +34,7 @@ from .sources import LiveError, SourceInfo
 
 UPDATE_S = 0.1  # seconds between progress reports / snapshots
 VIRTUAL_BLOCK = 256  # frames per virtual-detector kernel call
-ORIENT_CHUNK = 128  # patterns per orientation chunk (about a second on 2 CPU cores)
+ORIENT_CHUNK = 128  # patterns per orientation chunk and CPU worker (about a second on 2 CPU cores)
 
 
 @dataclass(frozen=True)
@@ -359,18 +359,24 @@ class LiveSession:
         self.timings[event] = time.perf_counter() - self._t0
 
     def _run_orientation(self) -> None:
+        from ..orientation.pipeline import _cpu_workers
+
+        # one chunk per core and call: index_orientations then runs them on single-threaded workers, as
+        # offline; one chunk would run on torch's multi-threaded ops, which stall (OpenMP barriers)
+        # whenever the receiver or another process takes a core
+        chunk = ORIENT_CHUNK * _cpu_workers()
         level = subsample_levels(self.scan_shape)
         taken = np.zeros(self.n_frames, bool)
         n_taken = 0
         while not self._stop.is_set():
             self._wait_for(self._received, n_taken)
-            self._wait_for_chunk(n_taken)
+            self._wait_for_chunk(n_taken, chunk)
             waiting = np.flatnonzero(~taken[:self._received()])
             if waiting.size == 0:
                 if not self._receiving:
                     break
                 continue
-            chosen = np.sort(waiting[np.lexsort((waiting, level[waiting]))][:ORIENT_CHUNK])
+            chosen = np.sort(waiting[np.lexsort((waiting, level[waiting]))][:chunk])
             taken[chosen] = True
             n_taken += chosen.size
             self._index(chosen)
@@ -379,11 +385,11 @@ class LiveSession:
     def _received(self) -> int:
         return self.spool.received if self.spool is not None else 0
 
-    def _wait_for_chunk(self, n_taken: int, patience: float = 0.5) -> None:
+    def _wait_for_chunk(self, n_taken: int, chunk: int, patience: float = 0.5) -> None:
         """While the detector runs, wait up to ``patience`` s for a whole chunk of waiting positions."""
         deadline = time.perf_counter() + patience
         with self._cond:
-            while (self._receiving and not self._stop.is_set() and self._received() - n_taken < ORIENT_CHUNK
+            while (self._receiving and not self._stop.is_set() and self._received() - n_taken < chunk
                    and time.perf_counter() < deadline):
                 self._cond.wait(0.05)
 
