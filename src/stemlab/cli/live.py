@@ -10,6 +10,8 @@ from .options import add_calibration_options, calibration_kwargs
 
 
 def register(subparsers) -> None:
+    from ..live.sources import ARM_TIMEOUT_S
+
     p = subparsers.add_parser("live", help="receive a live scan from a detector and grow the maps while it runs; "
                                            "or replay an adaptive acquisition on a recorded scan")
     p.add_argument("detector_url", nargs="?", metavar="merlin://HOST[:DATA_PORT][?api_port=N]",
@@ -24,8 +26,8 @@ def register(subparsers) -> None:
                    help="record every frame into this zarr store or Merlin .mib file (+ .hdr)")
     p.add_argument("--suggest", type=_positive, metavar="N",
                    help="write the N most informative positions to RESULTS/next_positions.csv (with --phase)")
-    p.add_argument("--timeout", type=float, default=10.0, metavar="S",
-                   help="seconds to wait for the acquisition to start after arming (default 10)")
+    p.add_argument("--timeout", type=float, default=ARM_TIMEOUT_S, metavar="S",
+                   help=f"seconds to wait for the acquisition to start after arming (default {ARM_TIMEOUT_S:g})")
     p.add_argument("--frame-time", type=float, metavar="S",
                    help="seconds between frames (the scan's dwell time), when the detector's own "
                         "ACQUISITIONTIME/ACQUISITIONPERIOD is not it (e.g. a scan generator triggers slower); "

@@ -38,6 +38,7 @@ URL_FORM = "merlin://HOST[:DATA_PORT][?api_port=N]"
 URL_EXAMPLE = "merlin://127.0.0.1:6342?api_port=6341"
 STACK_SECONDS = 0.1  # a stack holds at most this much of the scan (the maps' lag, plus one frame)
 MAX_STACK = 16  # frames per stack at high frame rates (fewer, larger hand-overs)
+ARM_TIMEOUT_S = 30.0  # default wait for the first frame after arming: a reachable detector may take seconds
 BUFFERED_FRAMES = 2000 * 16  # frames the receiver's shared memory holds (its default: 2000 slots of 16)
 
 
@@ -159,7 +160,7 @@ class MerlinSource:
     detector = "Merlin"
 
     def __init__(self, host: str = "127.0.0.1", data_port: int = MERLIN_DATA_PORT, api_port: int = MERLIN_API_PORT,
-                 *, arm: bool = True, arm_timeout: float = 10.0, stack_size: int | None = None,
+                 *, arm: bool = True, arm_timeout: float = ARM_TIMEOUT_S, stack_size: int | None = None,
                  frame_time: float | None = None):
         self.host, self.data_port, self.api_port = host, int(data_port), int(api_port)
         self.arm, self.arm_timeout = arm, float(arm_timeout)
