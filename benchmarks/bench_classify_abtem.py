@@ -177,7 +177,7 @@ def boundary_section(path, classify, weights, per_bicrystal: int, field: float, 
     from bench_classify import roc_auc
 
     data = np.load(path)
-    pos, neg, pos_c, neg_c, dist, unk_pos, unk_neg, bulk_right = [], [], [], [], [], [], [], []
+    pos, neg, pos_c, neg_c, dist, unk_pos, unk_neg, bulk_right, which = [], [], [], [], [], [], [], [], []
     for k, img, ps, where in bicrystal_fields(data, per_bicrystal, field, seed):
         res = classify(img, pixel_size=ps, passes=30, weights=weights, device="cpu")
         ay, ax = res.axes
@@ -194,6 +194,13 @@ def boundary_section(path, classify, weights, per_bicrystal: int, field: float, 
         truth = np.where(g == 0, str(data["class_a"][k]), str(data["class_b"][k]))
         read = (names[res.labels - 1] == truth) | (res.ambiguous & (names[alt] == truth))
         bulk_right.append((read & ~res.unknown)[bulk])
+        which.append(k)
+    for k in range(len(data["grain_a"])):
+        sel = [i for i, kk in enumerate(which) if kk == k]
+        p_k, n_k = np.concatenate([pos[i] for i in sel]), np.concatenate([neg[i] for i in sel])
+        print(f"{data['grain_a'][k]} | {data['grain_b'][k]}: ROC AUC (MI) {roc_auc(p_k, n_k):.3f}, bulk right "
+              f"{np.concatenate([bulk_right[i] for i in sel]).mean():.3f}, bulk unknown "
+              f"{np.concatenate([unk_neg[i] for i in sel]).mean():.3f}")
     cat = np.concatenate
     pos, neg, dist, unk_pos = cat(pos), cat(neg), cat(dist), cat(unk_pos)
     pairs = ", ".join(f"{a} | {b}" for a, b in zip(data["grain_a"], data["grain_b"]))
