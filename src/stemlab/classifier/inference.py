@@ -334,6 +334,9 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
         if p.c_over_a is not None:
             ratios.setdefault(p.family, set()).add(round(float(p.c_over_a), 4))
     c_over_a = {fam: next(iter(r)) for fam, r in ratios.items() if len(r) == 1}
+    if priors and "hcp" not in {p.family for p in priors} and "fcc" in {p.family for p in priors}:
+        # an hcp reading then only stands for its fcc [211] twin: close-packed, c/a = sqrt(8/3)
+        c_over_a["hcp"] = float(np.sqrt(8.0 / 3.0))
     if priors and not measure:
         raise ParameterError("Phase priors need the lattice-constant measurement: drop lattice=False (--no-lattice).")
     if not lattice_tolerance >= 0:  # also NaN
