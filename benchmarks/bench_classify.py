@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -221,19 +222,22 @@ def speed_section(record, device, weights=None, sizes=((2048, 0.1), (2048, 0.2))
 
     rows = []
     print(f"\n### Speed: 30 passes, stride = window / 4, window 12 A, torch threads {torch.get_num_threads()}\n")
-    print("| image | pixel size (A) | windows | device | classify only (s) | with rotation + lattice (s) |"
-          "\n|---|---|---|---|---|---|")
+    print("| image | pixel size (A) | windows | device | classify only (s) | with rotation + lattice (s) | "
+          "with rotation + lattice, CPU time of the process (s) | load average before / after |"
+          "\n|---|---|---|---|---|---|---|---|")
     for n, ps in sizes:
         img, _, _, _ = S.bicrystal((n, n), ps, projection("fcc [110]"), projection("hcp [0001]"), seed=9)
         classify(img[:256, :256], pixel_size=ps, passes=30, device=device, weights=weights)  # warm-up (imports, caches)
+        load0 = os.getloadavg()[0]
         t0 = time.perf_counter()
         r1 = classify(img, pixel_size=ps, passes=30, lattice=False, device=device, weights=weights)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         classify(img, pixel_size=ps, passes=30, lattice=True, device=device, weights=weights)
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         rows.append({"size": n, "pixel_size": ps, "windows": int(r1.info["windows"]), "device": r1.info["device"],
-                     "classify_s": t1 - t0, "full_s": t2 - t1})
-        print(f"| {n} x {n} | {ps} | {r1.info['windows']} | {r1.info['device']} | {t1 - t0:.1f} | {t2 - t1:.1f} |")
+                     "classify_s": t1 - t0, "full_s": t2 - t1, "full_cpu_s": c2 - c1})
+        print(f"| {n} x {n} | {ps} | {r1.info['windows']} | {r1.info['device']} | {t1 - t0:.1f} | {t2 - t1:.1f} | "
+              f"{c2 - c1:.1f} | {load0:.1f} / {os.getloadavg()[0]:.1f} |")
     record["speed"] = rows
 
 

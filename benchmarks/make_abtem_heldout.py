@@ -2,7 +2,7 @@
 materials along their zone axes, from a simulator that is not ours (abTEM, PRISM).
 
     pip install "napari-stemlab[bench]"        # abtem + ase
-    python benchmarks/make_abtem_heldout.py [--out benchmarks/data/abtem_heldout.npz] [--only Fe]
+    python benchmarks/make_abtem_heldout.py [--out benchmarks/data/abtem_heldout.npz] [--only Fe] [--append]
 
 Per material and zone axis: the orthogonal cell (ase.lattice along explicit orthogonal
 directions, so the stacking along the beam is the crystal's: ase.build.surface + orthogonalize
@@ -174,16 +174,21 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--only", nargs="*", default=None, help="materials to make (default all)")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--append", action="store_true",
+                    help="keep the cases already in --out and make only the missing ones")
     args = ap.parse_args(argv)
     import dask
 
     dask.config.set(scheduler="synchronous")
     rng = np.random.default_rng(15)
-    records, images = [], []
+    records, images = load(Path(args.out)) if args.append and Path(args.out).exists() else ([], [])
+    done = {(r[0], r[2]) for r in records}
     t_all = time.perf_counter()
     for n_case, (sym, kind, a, c, hkl, cls) in enumerate(cases()):
-        if args.only and sym not in args.only:
+        # every case draws its tilt and tilt direction, made or not: a partial run draws what a full one does
+        tilt, direction = float(rng.choice(TILTS)), float(rng.uniform(0, 360))
+        name = (sym.split(" ")[0], sym.split(" ")[1].strip("[]")) if kind == "out" else (sym, zone_label(kind, hkl))
+        if (args.only and sym not in args.only) or name in done:
             continue
         t0 = time.perf_counter()
         if kind == "out":
@@ -194,8 +199,7 @@ def main(argv=None):
         # thickness in turn over the cases
         for thickness in (THICKNESSES[n_case % len(THICKNESSES)],):
             atoms, cell_xy = supercell(cell, thickness)
-            tilt = float(rng.choice(TILTS))
-            atoms = tilt_shear(atoms, tilt, float(rng.uniform(0, 360)))
+            atoms = tilt_shear(atoms, tilt, direction)
             for df, img in simulate(atoms, cell_xy, DEFOCI).items():
                 records.append((material, structure, zone, a, c or 0.0, cls, float(atoms.cell[2, 2]), df, tilt,
                                 cell_xy[0], cell_xy[1]))
@@ -204,6 +208,16 @@ def main(argv=None):
               f"{time.perf_counter() - t0:.0f} s", flush=True)
         save(Path(args.out), records, images)
     print(f"{len(images)} images, {time.perf_counter() - t_all:.0f} s")
+
+
+def load(path: Path):
+    """(records, images) of the cases in a file written by :func:`save`."""
+    d = np.load(path)
+    keys = ("material", "structure", "zone", "a", "c", "class_name", "thickness", "defocus", "tilt")
+    records = [tuple(d[k][i].item() for k in keys) + tuple(float(v) for v in d["cell"][i])
+               for i in range(len(d["material"]))]
+    images = [d["image"][i][:nx, :ny].astype(np.float32) for i, (nx, ny) in enumerate(d["cell_pixels"])]
+    return records, images
 
 
 def save(out: Path, records, images):

@@ -91,3 +91,41 @@ def test_ambiguous_mask_is_saved(abtem_fe, tmp_path):
     assert saved["ambiguous"].any() and str(saved["ambiguities"][0]).startswith("bcc [100]")
     assert set(saved["alternative_labels"][saved["ambiguous"]] - 1) == {res.class_names.index("fcc [100]")} | set(
         saved["labels"][saved["ambiguous"]] - 1) - {res.class_names.index("bcc [100]")}
+
+
+def test_hcp_prior_c_over_a_sets_the_lattice_template():
+    """abTEM's Zn [10-10] (c/a 1.86, far from the template's): with the prior hcp:2.66:4.95 the
+    windows read hcp [10-10] at a = 2.66 A, not 5 % off and flagged unknown."""
+    from stemlab.classifier.synthetic import tile_cell
+
+    if not ABTEM.exists():
+        pytest.skip("benchmarks/data/abtem_heldout.npz is absent")
+    data = np.load(ABTEM)
+    k = np.flatnonzero((data["material"] == "Zn") & (data["zone"] == "10-10"))[0]
+    nx, ny = data["cell_pixels"][k]
+    img = tile_cell(data["image"][k][:nx, :ny], data["cell"][k], (240, 240), 0.1, rotation=23.0,
+                    source_sigma=0.3, dose=2000.0, rng=np.random.default_rng(5))
+    res = classify(img, pixel_size=0.1, passes=10, lattice="hcp:2.66:4.95", device="cpu")
+    names = np.array(res.class_names)[res.labels - 1]
+    read = (names == "hcp [10-10]") & ~res.unknown
+    assert read.mean() >= 0.9
+    assert np.median(res.lattice_constant[read]) == pytest.approx(2.66, rel=0.01)
+
+
+def test_fcc_prior_reads_fcc_211_through_its_hcp_twin():
+    """abTEM's Cu [211] with the prior fcc:3.61 reads fcc [211] within 3 % of 3.61 A (the hcp [10-10]
+    twin is measured at the close-packed c/a; at the hcp template's it read hcp [10-10] 3.5 % off)."""
+    from stemlab.classifier.synthetic import tile_cell
+
+    if not ABTEM.exists():
+        pytest.skip("benchmarks/data/abtem_heldout.npz is absent")
+    data = np.load(ABTEM)
+    k = np.flatnonzero((data["material"] == "Cu") & (data["zone"] == "211") & (data["defocus"] > 0))[0]
+    nx, ny = data["cell_pixels"][k]
+    img = tile_cell(data["image"][k][:nx, :ny], data["cell"][k], (240, 240), 0.1, rotation=41.0,
+                    source_sigma=0.3, dose=3000.0, rng=np.random.default_rng(6))
+    res = classify(img, pixel_size=0.1, passes=10, lattice="fcc:3.61", device="cpu")
+    names = np.array(res.class_names)[res.labels - 1]
+    read = names == "fcc [211]"  # the reading (most are flagged unknown: the network's doubt on this image)
+    assert read.mean() >= 0.9
+    assert np.median(res.lattice_constant[read]) == pytest.approx(3.61, rel=0.03)

@@ -328,6 +328,15 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
         raise ParameterError(f"passes must be >= 1, got {passes}.")
     priors = resolve_priors(phases, None if isinstance(lattice, bool) else lattice)
     measure = lattice is not False
+    # a family's c/a when the priors fix one (the hcp template then has the specimen's c/a)
+    ratios = {}
+    for p in priors:
+        if p.c_over_a is not None:
+            ratios.setdefault(p.family, set()).add(round(float(p.c_over_a), 4))
+    c_over_a = {fam: next(iter(r)) for fam, r in ratios.items() if len(r) == 1}
+    if priors and "hcp" not in {p.family for p in priors} and "fcc" in {p.family for p in priors}:
+        # an hcp reading then only stands for its fcc [211] twin: close-packed, c/a = sqrt(8/3)
+        c_over_a["hcp"] = float(np.sqrt(8.0 / 3.0))
     if priors and not measure:
         raise ParameterError("Phase priors need the lattice-constant measurement: drop lattice=False (--no-lattice).")
     if not lattice_tolerance >= 0:  # also NaN
@@ -418,7 +427,7 @@ def classify(data, *, pixel_size=None, window: float = DEFAULT_WINDOW, stride: f
             for c in classes:
                 check(cancel)
                 sel = pred == c
-                r, a = L.measure(wins[sel], desc_np[sel], names[c])
+                r, a = L.measure(wins[sel], desc_np[sel], names[c], c_over_a.get(names[c].split(" ")[0]))
                 out_rot[start:stop][sel] = r
                 out_a[start:stop][sel] = a
                 measured += int(sel.sum())

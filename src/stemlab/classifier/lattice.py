@@ -34,12 +34,13 @@ SCALES = np.arange(0.85, 1.1501, 0.015)
 
 
 @lru_cache(maxsize=None)
-def template(class_name: str):
-    """(t (K, 2) spots (gx, gy) 1/angstrom, strengths (K,), a_ref, symmetry) of a class at its reference."""
+def template(class_name: str, c_over_a: float | None = None):
+    """(t (K, 2) spots (gx, gy) 1/angstrom, strengths (K,), a_ref, symmetry) of a class at its
+    reference lattice constant, and at ``c_over_a`` (hcp; None: the class's reference c/a)."""
     from ..simulate.projections import projection
 
     proj = projection(class_name)
-    lat = proj.project()
+    lat = proj.project(None, c_over_a)
     recip = np.linalg.inv(lat.cell).T  # rows b1, b2 with cell_i . b_j = delta_ij
     n = np.arange(-8, 9)
     hk = np.stack(np.meshgrid(n, n, indexing="ij"), -1).reshape(-1, 2)
@@ -74,11 +75,11 @@ def basal_direction(class_name: str):
 
 
 @lru_cache(maxsize=None)
-def _search_matrix(class_name: str):
+def _search_matrix(class_name: str, c_over_a: float | None = None):
     """Sparse (n_angles * n_scales, FFT_SIZE^2) bilinear sampling matrix of the coarse search."""
     import scipy.sparse as sp
 
-    g, strength, _, sym = template(class_name)
+    g, strength, _, sym = template(class_name, c_over_a)
     angles = np.arange(0.0, 360.0 / sym, ANGLE_STEP)
     th = np.radians(angles)
     c, s = np.cos(th), np.sin(th)
@@ -129,16 +130,19 @@ def _parabola(pm, p0, pp):
     return np.clip(off, -0.5, 0.5)
 
 
-def measure(windows: np.ndarray, descriptors: np.ndarray, class_name: str):
+def measure(windows: np.ndarray, descriptors: np.ndarray, class_name: str, c_over_a: float | None = None):
     """Rotation (degrees, in [0, 360/n)) and lattice constant (angstrom) of windows of one class.
 
-    ``windows`` (N, w, w) resampled windows; ``descriptors`` (N, 64, 64) their descriptors.
+    ``windows`` (N, w, w) resampled windows; ``descriptors`` (N, 64, 64) their descriptors;
+    ``c_over_a`` the template's c/a for hcp classes (None: the class's reference; a known c/a,
+    e.g. from a prior, removes the bias of hcp zone axes with c in the plane when the crystal's
+    c/a is far from the reference).
     """
     n = len(windows)
     if n == 0:
         return np.zeros(0, np.float32), np.zeros(0, np.float32)
-    g, strength, a_ref, sym = template(class_name)
-    S, angles, scales = _search_matrix(class_name)
+    g, strength, a_ref, sym = template(class_name, c_over_a)
+    S, angles, scales = _search_matrix(class_name, c_over_a)
     scores = np.asarray((S @ descriptors.reshape(n, -1).T).T)  # (N, A*S)
     best = scores.argmax(1)
     ia, is_ = np.divmod(best, len(scales))
@@ -178,10 +182,12 @@ def measure(windows: np.ndarray, descriptors: np.ndarray, class_name: str):
     return rotation.astype(np.float32), a.astype(np.float32)
 
 
-def errors_against_truth(proj, n: int, rng, ranges=None, c_over_a: float | None = None):
+def errors_against_truth(proj, n: int, rng, ranges=None, c_over_a: float | None = None,
+                         known_c_over_a: bool = False):
     """Rotation error (deg, modulo the pattern symmetry) and relative lattice-constant error
     of :func:`measure` on ``n`` simulated 12 angstrom windows of projection ``proj`` (no shear,
-    drift, tilt or amorphous layer); ``c_over_a`` fixes c/a (default: drawn from the class's range)."""
+    drift, tilt or amorphous layer); ``c_over_a`` fixes c/a (default: drawn from the class's range);
+    ``known_c_over_a`` gives that c/a to :func:`measure` (as an hcp prior does)."""
     from . import synthetic as S
 
     ranges = S.TRAIN_RANGES if ranges is None else ranges
@@ -196,7 +202,8 @@ def errors_against_truth(proj, n: int, rng, ranges=None, c_over_a: float | None 
         rotations.append(p["rotation"])
         constants.append(p["a"])
     windows = np.stack(windows)
-    rotation, constant = measure(windows, D.descriptors(windows), proj.name)
+    rotation, constant = measure(windows, D.descriptors(windows), proj.name,
+                                 float(c_over_a) if known_c_over_a and c_over_a is not None else None)
     sym = 360.0 / proj.rotation_symmetry
     rotation_error = (rotation - np.array(rotations) % sym + sym / 2) % sym - sym / 2
     return rotation_error, constant / np.array(constants) - 1
