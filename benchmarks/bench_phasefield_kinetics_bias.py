@@ -77,8 +77,9 @@ def main():
     def loglik(intensity):
         return float(np.sum(y * np.log(np.maximum(intensity, 1e-6)) - intensity))
 
-    print(f"  log-likelihood of the fit - of the clean video: {loglik(np.asarray(res.denoised, float)) - loglik(clean):+.1f}"
-          " nats (drift-corrected fits: not comparable, masked pixels)")
+    gain = loglik(np.asarray(res.denoised, dtype=float)) - loglik(clean)
+    print(f"  log-likelihood of the fit - of the clean video: {gain:+.1f} nats "
+          "(with drift correction not comparable: masked pixels)")
 
 
 if __name__ == "__main__":
