@@ -35,6 +35,7 @@ def main():
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--substep-fraction", type=float, default=None)
     parser.add_argument("--boundary", default="window")
+    parser.add_argument("--segment", type=int, default=5, help="frames per shooting segment")
     parser.add_argument("--no-align", action="store_true")
     parser.add_argument("--hold", type=float, default=None, help="fix the kinetics at this factor x the truth")
     args = parser.parse_args()
@@ -63,7 +64,7 @@ def main():
     print(f"# load {open('/proc/loadavg').read().strip()}")
     t0 = time.process_time()
     res = fit_phasefield(ds, "allen-cahn", steps=args.steps, align=not args.no_align, boundary=args.boundary,
-                         substep_fraction=args.substep_fraction)
+                         substep_fraction=args.substep_fraction, segment=args.segment)
     values = res.parameters["values"]
     print(f"frame time {args.frame_time} s, width {args.width} px, dose {args.dose}, hold {args.hold}: "
           f"CPU {time.process_time() - t0:.0f} s")
