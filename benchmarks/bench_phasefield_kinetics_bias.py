@@ -38,6 +38,8 @@ def main():
     parser.add_argument("--segment", type=int, default=5, help="frames per shooting segment")
     parser.add_argument("--no-align", action="store_true")
     parser.add_argument("--hold", type=float, default=None, help="fix the kinetics at this factor x the truth")
+    parser.add_argument("--start-rate", type=float, default=None,
+                        help="first guess M*W = this / frame interval (the fit's own: 0.5), width as the fit's")
     args = parser.parse_args()
 
     import stemlab.phasefield.fit as fit_module
@@ -61,6 +63,15 @@ def main():
 
         initialise.initial_theta = held_theta
         fit_module.Optimisation = HeldKinetics
+    elif args.start_rate is not None:
+        own_guess = initialise.initial_theta
+
+        def faster_theta(u0, dx, h, model):
+            mk, mw, mdg = own_guess(u0, dx, h, model)
+            factor = args.start_rate / (mw * h)
+            return [mk * factor, mw * factor, mdg * factor]
+
+        initialise.initial_theta = faster_theta
     print(f"# load {open('/proc/loadavg').read().strip()}")
     t0 = time.process_time()
     res = fit_phasefield(ds, "allen-cahn", steps=args.steps, align=not args.no_align, boundary=args.boundary,
