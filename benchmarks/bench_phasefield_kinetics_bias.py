@@ -5,11 +5,14 @@
     python benchmarks/bench_phasefield_kinetics_bias.py --no-align --margin 0 --boundary periodic
     python benchmarks/bench_phasefield_kinetics_bias.py --no-align --hold 1.0   # kinetics fixed at the truth
     python benchmarks/bench_phasefield_kinetics_bias.py --no-align --hold 0.46  # ... at 0.46 x the truth
+    python benchmarks/bench_phasefield_kinetics_bias.py --no-align --hold 1.0 --segment 16
+    python benchmarks/bench_phasefield_kinetics_bias.py --no-align --frame-time 2.0 --start-rate 2
 
 The video is the benchmark's ac-4-1 (``tests/phasefield/independent_solver.py``: 48 x 48 px at
 1 nm, 16 frames, Allen-Cahn M W = 1 /s, M dG = -0.05 /s, interface 4 px, dose 1) at the frame
 interval ``--frame-time``. ``--hold F`` starts the kinetics at F x the true M*kappa and M*W
-(true width, M*dG of the free fit) and keeps them there. Prints the parameters, their errors and
+(true width, M*dG of the free fit) and keeps them there; ``--start-rate R`` starts the free
+kinetics at M W = R / frame interval (the fit's own guess: R = 0.5). Prints the parameters, their errors and
 the Poisson log-likelihood of the fitted video minus that of the clean one (nats; > 0: the fit
 explains the noisy frames better than the truth itself, i.e. it fits noise).
 """
