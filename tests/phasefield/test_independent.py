@@ -98,10 +98,22 @@ def test_explicit_solver_video_gives_the_width_and_driving_force(explicit_solver
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 16, not solved: M*kappa and M*W stay near the initial guess "
-                                       "(relaxation time of two frames), -50 % here; docs/phasefield.md")
+@pytest.mark.xfail(strict=True, reason="issue 16, not solved: M*kappa and M*W -50 % here; the loss prefers slow "
+                                       "kinetics at this dose and the fit does not leave a slow optimum "
+                                       "(docs/phasefield.md, cause 2)")
 def test_explicit_solver_video_gives_the_kinetics(explicit_solver_fit):
     truth, res = explicit_solver_fit
     values = res.parameters["values"]
     for name in ("M*kappa", "M*W"):
         assert values[name]["value"] == pytest.approx(truth[name], rel=0.10), name
+
+
+@pytest.mark.xfail(strict=True, reason="open (found for issue 16): on plain Z-contrast the cross-correlation "
+                                       "registers the moving interfaces; x drifts of 5-46 px on drift-free videos")
+def test_drift_free_plain_contrast_video_gives_small_drift():
+    """A drift-free explicit-solver video (smooth two-phase pattern, no lattice) needs no alignment."""
+    from stemlab.phasefield.align import estimate_drift
+
+    ds = independent_video("allen-cahn", shape=(48, 48), n_frames=16, delta=4.0, frame_time=0.8)
+    drift = estimate_drift(np.asarray(ds.data, dtype=float))
+    assert np.abs(drift).max() < 1.0
