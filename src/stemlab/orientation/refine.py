@@ -36,7 +36,7 @@ import numpy as np
 from ..crystal.reflections import reflections
 from ..crystal.rotations import rotation_vector_matrix_torch
 from ..units import electron_wavelength
-from .filters import gaussian_blur
+from .filters import gaussian_blur, wide_gaussian_blur
 
 
 # pattern-search steps (degrees): from about the library spacing down to 0.1 deg (3 steps kept the share
@@ -93,7 +93,7 @@ class SpotRefiner:
         import torch
 
         s = max(float(self.settings.sigma_px), 0.5)
-        q = gaussian_blur(x, 0.7 * s) - gaussian_blur(x, 3.0 * s)
+        q = gaussian_blur(x, 0.7 * s) - (wide_gaussian_blur if 3.0 * s >= 3 else gaussian_blur)(x, 3.0 * s)
         rows = torch.arange(self.H, device=x.device, dtype=x.dtype)[None, :, None]
         cols = torch.arange(self.W, device=x.device, dtype=x.dtype)[None, None, :]
         r2 = (rows - centres[:, 0, None, None]) ** 2 + (cols - centres[:, 1, None, None]) ** 2
