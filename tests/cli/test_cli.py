@@ -33,6 +33,18 @@ def test_info_with_calibration_options(tmp_path):
     assert "2 nm" in out and "0.0127 1/angstrom" in out
 
 
+def test_a_command_registers_alone():
+    """`stemlab orient ...` does not import the other commands' modules (their defaults cost start-up)."""
+    code = ("import sys; from stemlab.cli.main import main\n"
+            "try:\n    main(['orient', '--help'])\nexcept SystemExit:\n    pass\n"
+            "print('classifier.inference' in ' '.join(sys.modules), 'phasefield.fit' in ' '.join(sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "--relrod" in result.stdout and "train-classifier" not in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == "False False"
+    assert "train-classifier" in stemlab("--help").stdout  # the full parser still has every command
+
+
 @pytest.mark.parametrize("command", ["info", "virtual", "orient", "segment", "classify", "phasefield"])
 def test_every_command_takes_the_scan_geometry(command):
     out = stemlab(command, "--help").stdout

@@ -17,7 +17,8 @@ COMMANDS: tuple[str, ...] = ("info", "demo", "virtual", "orient", "segment", "cl
                              "live")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: tuple[str, ...] = COMMANDS) -> argparse.ArgumentParser:
+    """The ``stemlab`` parser with the subcommands ``commands`` (default: all of them)."""
     from importlib import import_module
 
     from .. import __version__
@@ -26,13 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stemlab", description="4D-STEM and atomic-resolution STEM analysis (napari-stemlab).")
     parser.add_argument("--version", action="version", version=f"stemlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in COMMANDS:
+    for module in commands:
         import_module(f"{__package__}.{module}").register(sub)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # ``stemlab CMD ...`` registers CMD alone: the other commands' defaults (some from heavy modules,
+    # e.g. the classifier's) are not imported on the way to an orientation map
+    parser = build_parser((argv[0],) if argv and argv[0] in COMMANDS else COMMANDS)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

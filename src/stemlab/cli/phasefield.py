@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ..phasefield.crop import parse_crop
 from .options import ProgressPrinter, add_calibration_options, calibration_kwargs, describe
 
 
@@ -43,6 +42,7 @@ def run(args) -> int:
 
     from ..errors import ParameterError
     from ..io import load_one
+    from ..phasefield.crop import parse_crop
     from ..phasefield.fit import fit_phasefield
 
     ds = load_one(args.input, **calibration_kwargs(args))

@@ -81,7 +81,7 @@ def _torch_threads(n):
 def index_orientations(data, phases, *, voltage=None, calibration=None, resolution: float = 1.0,
                        precession: float = 0.0, s_width: float | str = 0.02, gamma: float = 0.5,
                        sigma_px: float = 1.5, centre: str = "auto", background: str = "none",
-                       n_harmonics: int = 40, n_theta: int = 360, device="auto", scheduler=None,
+                       n_harmonics: int = 40, n_theta: int = 180, device="auto", scheduler=None,
                        memory_budget: float = 512 * 2**20, cache=True, library=None,
                        progress=None, cancel=None, **settings):
     """Phase and crystal orientation of every pattern by template matching.
