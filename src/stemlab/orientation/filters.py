@@ -36,7 +36,6 @@ def wide_gaussian_blur(x, sigma):
     faster at 128 x 128 px on one CPU thread); the pooling and the interpolation widen the kernel
     by a few tenths of a pixel (variance ~1/4 px^2 each, under 3 % of sigma^2 at sigma = 3 px).
     The refiner's background estimate (sigma = 4.5 px): 3 % RMS from the full-resolution blur."""
-    import torch
     import torch.nn.functional as F
 
     B, H, W = x.shape
