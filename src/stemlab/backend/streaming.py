@@ -121,8 +121,9 @@ def _apply(block, func, sig_shape):
 
 
 @contextlib.contextmanager
-def _single_blas():
-    """Keep BLAS single-threaded while our own threads run in parallel."""
+def single_threaded_blas():
+    """Keep BLAS single-threaded while our own threads run in parallel (an idle OpenBLAS worker
+    spin-waits on a core for a while after every call)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
@@ -175,11 +176,11 @@ def stream_reduce(array: Any, func: Callable[[np.ndarray], Any], *, nav_ndim: in
         _run_distributed(array, func, nav_shape, sig_shape, sig_bytes, memory_budget, scheduler,
                          collector, progress, cancel, message)
     elif is_dask(array):
-        with _single_blas():
+        with single_threaded_blas():
             _run_dask_local(array, func, nav_shape, sig_shape, sig_bytes, memory_budget, threads,
                             collector, progress, cancel, message)
     else:
-        with _single_blas():
+        with single_threaded_blas():
             _run_numpy(array, func, nav_shape, sig_shape, sig_bytes, memory_budget, threads,
                        collector, progress, cancel, message)
     return collector.result()
