@@ -75,16 +75,19 @@ def initial_field(shape, model, dx, delta, rng, mean=0.4):
 
 
 def render(u, *, dose, background=100.0, contrast=60.0, blur_px=0.0, fringes=0.0,
-           current_drift=0.0, rng=None):
+           current_drift=0.0, offsets=None, rng=None):
     """Counts of a (T, H, W) order parameter: plain Z-contrast (background + contrast u) x dose,
     optional lattice fringes (relative amplitude ``fringes``; phase 0 and 1 with periods of 4 and
     3 px along different directions), probe blur (Gaussian, px), a
     beam current changing by ``current_drift`` (relative, a slow sine over the video) and
-    Poisson noise. Returns (noisy, clean)."""
+    Poisson noise. ``offsets`` (T, 2) px: where each frame's window sits on the sample (the
+    fringes belong to the sample and drift with it). Returns (noisy, clean)."""
     from scipy import ndimage
 
     T, H, W = u.shape
-    yy, xx = np.mgrid[:H, :W].astype(np.float64)
+    offsets = np.zeros((T, 2)) if offsets is None else np.asarray(offsets, dtype=np.float64)
+    yy = np.arange(H)[None, :, None] + offsets[:, 0, None, None]
+    xx = np.arange(W)[None, None, :] + offsets[:, 1, None, None]
     f0 = 1 + fringes * np.cos(2 * np.pi * (0.8 * xx + 0.6 * yy) / 4.0)
     f1 = 1 + fringes * np.cos(2 * np.pi * (0.3 * xx - 0.954 * yy) / 3.0)
     clean = background * ((1 - u) * f0 + u * f1) + contrast * u * f1
@@ -121,18 +124,20 @@ def independent_video(model="allen-cahn", *, shape=(64, 64), n_frames=20, pixel_
     times = t_start + np.arange(n_frames) * frame_time
     u0 = initial_field(big, model, dxf, delta, rng)
     fields = euler_solve(u0, times, model, mk, mw, mdg, dxf)
-    frames = []
+    frames, offsets = [], []
     for k in range(n_frames):
         shift = int(round(k * drift_px * refine))
         y0, x0 = pad_y * refine + shift, pad_x * refine + shift // 2
         win = fields[k, y0:y0 + H * refine, x0:x0 + W * refine]
         frames.append(win.reshape(H, refine, W, refine).mean(axis=(1, 3)))
+        offsets.append((shift / refine, (shift // 2) / refine))
     u = np.array(frames)
     noisy, clean = render(u, dose=dose, blur_px=blur_px, fringes=fringes,
-                          current_drift=current_drift, rng=rng)
+                          current_drift=current_drift, offsets=offsets, rng=rng)
     axes = (Axis("t", n_frames, frame_time, 0.0, "s", True), Axis("y", H, pixel_size, 0.0, "nm"),
             Axis("x", W, pixel_size, 0.0, "nm"))
+    window_offset = np.array(offsets) - np.median(offsets, axis=0)  # px; the drift that aligns the frames
     truth = {"M*kappa": float(mk), "M*W": float(mw), "M*dG": float(mdg), "interface_width": delta}
     meta = {"ground_truth": {"clean": clean, "order_parameter": u.astype(np.float32), "identifiable": truth,
-                             "model": model, "solver": f"explicit Euler, 5-point Laplacian, dx = {dxf:g} nm"}}
+                             "model": model, "drift": window_offset, "solver": f"explicit Euler, 5-point Laplacian, dx = {dxf:g} nm"}}
     return Dataset(noisy, axes, kind="video", name=f"independent {model}", metadata=meta)
