@@ -3,7 +3,7 @@
     python benchmarks/bench_phasefield_start_bias.py --solver own --dose 30          # our own solver: same bias
     python benchmarks/bench_phasefield_start_bias.py --solver euler --dose 30
     python benchmarks/bench_phasefield_start_bias.py --solver own --dose 30 --hold 1  # kinetics held at the truth
-    python benchmarks/bench_phasefield_start_bias.py --solver own --dose 30 --anchor  # free state at each segment's first frame
+    python benchmarks/bench_phasefield_start_bias.py --solver own --dose 30 --anchor  # state at 1st frame
     python benchmarks/bench_phasefield_start_bias.py --solver own --dose 30 --anchor --truth-start
     python benchmarks/bench_phasefield_start_bias.py --solver own --dose 30 --anchor --scan 1,2
 

@@ -109,7 +109,8 @@ def independent_video(model="allen-cahn", *, shape=(64, 64), n_frames=20, pixel_
     the field of view and periodic; the window drifts by ``drift_px`` px per frame
     (integer steps of the fine grid, along a fixed diagonal). ``refine``: the solver's grid
     is that many times finer than the pixels. ``t_start`` (s): evolution before the first frame
-    (Cahn-Hilliard: let the spinodal pattern form).
+    (Cahn-Hilliard: let the spinodal pattern form). ``metadata['ground_truth']['drift']``
+    (T, 2) px: the shifts that align the frames (zero median), as ``estimate_drift`` reports them.
     """
     rng = np.random.default_rng(seed)
     if mk is None:
@@ -139,5 +140,6 @@ def independent_video(model="allen-cahn", *, shape=(64, 64), n_frames=20, pixel_
     window_offset = np.array(offsets) - np.median(offsets, axis=0)  # px; the drift that aligns the frames
     truth = {"M*kappa": float(mk), "M*W": float(mw), "M*dG": float(mdg), "interface_width": delta}
     meta = {"ground_truth": {"clean": clean, "order_parameter": u.astype(np.float32), "identifiable": truth,
-                             "model": model, "drift": window_offset, "solver": f"explicit Euler, 5-point Laplacian, dx = {dxf:g} nm"}}
+                             "model": model, "drift": window_offset,
+                             "solver": f"explicit Euler, 5-point Laplacian, dx = {dxf:g} nm"}}
     return Dataset(noisy, axes, kind="video", name=f"independent {model}", metadata=meta)

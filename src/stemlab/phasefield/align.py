@@ -82,6 +82,20 @@ def register(ref_hat, mov_hat, upsample: int = 10, prior_px: float | None = None
     The cross-correlation's best integer shift (weighted by a Gaussian prior of scale
     ``prior_px`` on the shift, if given) is refined on a 1/``upsample`` px grid by a
     matrix DFT around it (Guizar-Sicairos et al. 2008).
+
+    Parameters
+    ----------
+    ref_hat, mov_hat : numpy.ndarray, shape (ny, nx), complex
+        2-D Fourier transforms of the reference and the moving frame.
+    upsample : int
+        Sub-pixel grid: 1/upsample px.
+    prior_px : float, optional
+        Scale (px) of a Gaussian prior on the shift; None: none.
+
+    Returns
+    -------
+    numpy.ndarray, shape (2,)
+        (dy, dx) in px; ``scipy.ndimage.shift(mov, shift)`` aligns ``mov`` with ``ref``.
     """
     ny, nx = ref_hat.shape
     product = ref_hat * np.conj(mov_hat)
