@@ -241,8 +241,11 @@ ORIX_FORMAT_VERSION = "0.15.0"  # the orix release whose HDF5 layout _write_orix
 def bunge_euler(g: np.ndarray) -> np.ndarray:
     """Bunge Euler angles (n, 3): phi1, Phi, phi2 in radians (phi1, phi2 in [0, 2 pi)) of
     rotation matrices g (n, 3, 3) in orix's convention (``Rotation.from_matrix(g).to_euler()``);
-    at Phi = 0 or pi only phi1 +- phi2 is defined and phi2 = 0."""
-    g = np.asarray(g, float)
+    at Phi = 0 or pi only phi1 +- phi2 is defined and phi2 = 0. g is first made orthonormal (the
+    nearest rotation, by SVD): near Phi = 0 the angles come from small entries, where the rounding
+    of single-precision matrices would turn them by up to ~0.03 deg."""
+    U, _, Vt = np.linalg.svd(np.asarray(g, float))
+    g = U @ Vt
     Phi = np.arccos(np.clip(g[:, 2, 2], -1.0, 1.0))
     general = np.hypot(g[:, 2, 0], g[:, 2, 1]) > 1e-9
     phi1 = np.where(general, np.arctan2(g[:, 2, 0], -g[:, 2, 1]), np.arctan2(g[:, 0, 1], g[:, 0, 0]))
