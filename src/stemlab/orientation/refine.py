@@ -50,7 +50,7 @@ SEARCH_MARGIN_DEG = float(REFINE_STEPS_DEG.sum()) * 1.5 + 0.5
 class SpotRefiner:
     """Full-detector template scores and local refinement for one library + detector geometry."""
 
-    def __init__(self, library, settings, pattern_shape, grid, device, n_keep: int = 32):
+    def __init__(self, library, settings, pattern_shape, grid, device, n_keep: int = 64):
         import torch
 
         self.settings = settings
