@@ -182,6 +182,25 @@ def test_errors_and_cancel(lib, scan):
         index_orientations(scan, lib.phases, library=lib, cancel=token)
 
 
+def test_cli_orient_imports_neither_orix_nor_distributed(tmp_path, scan):
+    """``stemlab orient`` writes its orix-format .h5 without orix (~4 CPU-s of imports) and runs the local
+    scheduler without dask.distributed (~0.5 s): checked in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "scan.npy", np.asarray(scan.data[:2, :2]))
+    code = ("import sys; from stemlab.cli.main import main; "
+            f"main(['orient', {str(tmp_path / 'scan.npy')!r}, '--phase', 'Al', '--calibration', '0.0165', "
+            f"'--resolution', '3', '--device', 'cpu', '-o', {str(tmp_path / 'out.h5')!r}]); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'orix', 'distributed', 'diffpy'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+    from orix import io as oio
+
+    assert oio.load(tmp_path / "out.h5").shape == (2, 2)
+
+
 def test_cli_orient(tmp_path, scan, capsys):
     from stemlab.cli.orient import register
     import argparse

@@ -224,7 +224,7 @@ class OrientationResult:
         x, y, unit = self._positions()
         # orix stores sample->crystal rotations as Bunge Euler angles (phi1, Phi, phi2), radians
         g = np.transpose(self.sample_rotations.reshape(-1, 3, 3), (0, 2, 1))
-        data = {"y": y, "x": x, **dict(zip(("phi1", "Phi", "phi2"), bunge_euler(g).T)),
+        data = {"y": y, "x": x, **dict(zip(("phi1", "Phi", "phi2"), _bunge_euler(g).T)),
                 "phase_id": self.arrays["phase"].reshape(-1).astype(np.int64), "id": np.arange(x.size),
                 "is_in_data": np.ones(x.size, bool), **self._properties()}
         header = {"grid_type": "square", "ny": y.size, "nx": x.size, "y_step": _step(y), "x_step": _step(x),
@@ -238,7 +238,7 @@ class OrientationResult:
 ORIX_FORMAT_VERSION = "0.15.0"  # the orix release whose HDF5 layout _write_orix_h5 writes
 
 
-def bunge_euler(g: np.ndarray) -> np.ndarray:
+def _bunge_euler(g: np.ndarray) -> np.ndarray:
     """Bunge Euler angles (n, 3): phi1, Phi, phi2 in radians (phi1, phi2 in [0, 2 pi)) of
     rotation matrices g (n, 3, 3) in orix's convention (``Rotation.from_matrix(g).to_euler()``);
     at Phi = 0 or pi only phi1 +- phi2 is defined and phi2 = 0. g is first made orthonormal (the
