@@ -120,3 +120,13 @@ def test_new_phases_resolve_by_name_and_laue_groups():
     assert len(resolve_phase("WC").proper_laue_rotations) == 12  # -6m2 -> Laue 6/mmm
     assert len(resolve_phase("Fe3C").proper_laue_rotations) == 4  # mmm
     assert len(resolve_phase("cr23c6").proper_laue_rotations) == 24
+
+
+def test_point_group_names_are_orix_names_for_all_230_space_groups():
+    """The names come from gemmi (orix is not imported by ``stemlab orient``); orix is the reference."""
+    from orix.quaternion import symmetry
+
+    from stemlab.crystal.phase import _point_group_name
+
+    for number in range(1, 231):
+        assert _point_group_name(number) == symmetry.get_point_group(number, proper=False).name, number

@@ -70,3 +70,16 @@ def test_find_direct_beam_with_descan():
     np.testing.assert_allclose(res.origin, [22.3, 25.1], atol=0.05)
     np.testing.assert_allclose(res.gradient, [[0.15, -0.05], [0.03, 0.12]], atol=0.01)
     assert abs(res.radius - 6) < 1
+
+
+def test_box_means_equal_torch_average_pooling():
+    """The direct-beam finder's 5 x 5 means (two matrix products) are torch's avg_pool2d without padding."""
+    import torch
+    import torch.nn.functional as F
+
+    from stemlab.diffraction.centre import _box_means
+
+    x = torch.as_tensor(np.random.default_rng(2).random((3, 17, 23)), dtype=torch.float32)
+    ours = _box_means(17, 2, x.dtype, x.device) @ x @ _box_means(23, 2, x.dtype, x.device).T
+    pooled = F.avg_pool2d(x[:, None], 5, stride=1, padding=2, count_include_pad=False)[:, 0]
+    assert torch.allclose(ours, pooled, atol=1e-6)

@@ -80,3 +80,47 @@ def test_maps_record_the_scan_geometry():
     maps = _result(25.0, True).datasets()
     assert maps["ipf_x"].metadata["scan_rotation_deg"] == 25.0 and maps["phase"].metadata["scan_flip"] is True
     assert maps["phase"].axes[1].offset == 50.0 and maps["phase"].axes[1].units == "nm"
+
+
+def test_h5_written_without_orix_reads_back_as_orix_writes_it(tmp_path):
+    """``save('.h5')`` writes orix's HDF5 layout with h5py (``stemlab orient`` does not import orix):
+    orix reads it back with the rotations, phases (hexagonal and orthorhombic lattices included),
+    positions and properties of the same map written by orix's own writer."""
+    from orix import io as oio
+    from orix.quaternion import Rotation
+
+    res = _result(25.0, True, shape=(4, 5))
+    rng = np.random.default_rng(4)
+    R = Rotation.random(20).to_matrix()
+    R[:3] = Rotation.from_euler([[0.3, 0.0, 0.0], [1.2, np.pi, 0.0], [0.0, 0.0, 0.0]]).to_matrix()  # Phi = 0, pi
+    res.arrays["rotation"] = R.astype(np.float32)
+    res.arrays["phase"] = rng.integers(0, 3, (4, 5))
+    res.arrays["score"] = rng.random((4, 5)).astype(np.float32)
+    phases = [resolve_phase(n) for n in ("Ti", "Fe3C", "WC")]
+    res.library = SimpleNamespace(phases=phases, phase_names=[p.name for p in phases])
+    ours = oio.load(res.save(tmp_path / "ours.h5"))
+    theirs_path = tmp_path / "orix.h5"
+    oio.save(str(theirs_path), res.crystal_map())
+    theirs = oio.load(theirs_path)
+    assert np.max(ours.rotations.angle_with(theirs.rotations)) < 1e-6
+    np.testing.assert_array_equal(ours.phase_id, theirs.phase_id)
+    for name in ("x", "y", "correlation", "orientation_reliability", "phase_reliability"):
+        np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name))
+    assert (ours.dx, ours.dy, ours.scan_unit) == (theirs.dx, theirs.dy, theirs.scan_unit)
+    for (i, a), (j, b) in zip(ours.phases, theirs.phases):
+        assert (i, a.name, a.space_group.number, a.point_group.name, a.color) == \
+            (j, b.name, b.space_group.number, b.point_group.name, b.color)
+        np.testing.assert_allclose(a.structure.lattice.base, b.structure.lattice.base, atol=1e-12)
+        np.testing.assert_allclose(a.structure.lattice.baserot, b.structure.lattice.baserot, atol=1e-12)
+        assert list(a.structure.element) == list(b.structure.element)
+    # atoms: the CIF's fractional coordinates. orix's writer keeps the cartesian positions of diffpy's frame
+    # when it turns a hexagonal lattice into its own (a || x), which moves the fractional ones: compare
+    # with the phase's sites, and with orix's file where the frames agree (orthorhombic cementite)
+    # (as sets: HDF5 lists the atom groups '0', '1', '10', ... in name order)
+    def rows(xyz):
+        xyz = np.round(np.asarray(xyz, float), 9)
+        return xyz[np.lexsort(xyz.T)]
+
+    for (_, a), phase in zip(ours.phases, phases):
+        np.testing.assert_allclose(rows(a.structure.xyz), rows([s.xyz for s in phase.structure.sites]), atol=1e-9)
+    np.testing.assert_allclose(rows(ours.phases[1].structure.xyz), rows(theirs.phases[1].structure.xyz), atol=1e-9)

@@ -256,7 +256,7 @@ def _run_dask_local(array, func, nav_shape, sig_shape, sig_bytes, budget, thread
         check(cancel)
         part = blocks[i:i + wave]
         tasks = [dask.delayed(_apply)(b, func, sig_shape) for b, _ in part]
-        results = dask.compute(*tasks, scheduler="threads", num_workers=threads)
+        results = dask.compute(*tasks, scheduler=dask.threaded.get, num_workers=threads)
         for (_, where), res in zip(part, results):
             collector.add(res, where)
             done += math.prod(s.stop - s.start for s in where)

@@ -216,10 +216,15 @@ def _unique_matrices(mats: np.ndarray) -> np.ndarray:
 
 
 def _point_group_name(sg_number: int) -> str:
-    """orix's name of the point group of space group ``sg_number`` (e.g. 'm-3m', '6/mmm', '-6m2')."""
-    from orix.quaternion import symmetry as osym
+    """orix's name of the point group of space group ``sg_number`` (e.g. 'm-3m', '6/mmm', '-6m2').
 
-    return osym.get_point_group(sg_number, proper=False).name
+    gemmi's Hermann-Mauguin symbol, which is orix's for every space group except 187-190: gemmi
+    writes '-62m' for the setting of 189-190 and for 187-188 alike, orix '-6m2' for all four (orix is
+    not imported: it costs ~4 CPU-s of start-up)."""
+    import gemmi
+
+    name = gemmi.find_spacegroup_by_number(int(sg_number)).point_group_hm()
+    return "-6m2" if name == "-62m" else name
 
 
 def phase_from_structure(structure: Structure, space_group: int | None = None) -> Phase:

@@ -14,10 +14,10 @@ Tukey-reweighted least-squares plane ``centre = origin + gradient @ scan_index``
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 from typing import Any, Optional
-
-import math
 
 import numpy as np
 
@@ -101,7 +101,6 @@ def beam_centres_torch(x, nominal, radius_px: float = 4.0, search_px: float | No
     ``search_px`` of the nominal centre, then the centre of mass of the disc above 30 % of its
     peak within ``radius_px``. Works on a crop around the nominal centre (cheap)."""
     import torch
-    import torch.nn.functional as F
 
     B, H, W = x.shape
     search = int(round(search_px or 0.12 * min(H, W)))
@@ -111,7 +110,8 @@ def beam_centres_torch(x, nominal, radius_px: float = 4.0, search_px: float | No
     c0, c1 = max(cx - half, 0), min(cx + half + 1, W)
     crop = x[:, r0:r1, c0:c1]
     h, w = crop.shape[1:]
-    blur = F.avg_pool2d(crop[:, None], 5, stride=1, padding=2, count_include_pad=False)[:, 0]
+    # 5 x 5 means (edges: of the pixels inside) as two small matrix products: 4x less CPU than avg_pool2d
+    blur = _box_means(h, 2, x.dtype, x.device) @ crop @ _box_means(w, 2, x.dtype, x.device).T
     rows = torch.arange(r0, r1, device=x.device, dtype=x.dtype)[:, None]
     cols = torch.arange(c0, c1, device=x.device, dtype=x.dtype)[None, :]
     near = ((rows - float(nominal[0])) ** 2 + (cols - float(nominal[1])) ** 2) <= search ** 2
@@ -129,3 +129,13 @@ def beam_centres_torch(x, nominal, radius_px: float = 4.0, search_px: float | No
     ry = torch.where(ok, (wgt * rows).sum(dim=(1, 2)) / safe, torch.full_like(total, float(nominal[0])))
     rx = torch.where(ok, (wgt * cols).sum(dim=(1, 2)) / safe, torch.full_like(total, float(nominal[1])))
     return torch.stack([ry, rx], dim=1)
+
+
+@functools.lru_cache(maxsize=16)
+def _box_means(n: int, half: int, dtype, device):
+    """(n, n) matrix of the means over i - half .. i + half of n pixels (only those inside)."""
+    import torch
+
+    i = torch.arange(n, device=device)
+    near = ((i[:, None] - i[None, :]).abs() <= half).to(dtype)
+    return near / near.sum(dim=1, keepdim=True)

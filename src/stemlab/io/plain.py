@@ -48,6 +48,9 @@ def dataset_from_array(data, path: Path, fmt: str, calibration: dict | None = No
                    **geometry)
 
 
+READ_RUN_MIN_BYTES = 1 << 16  # contiguous pieces smaller than this are copied from the mapping instead
+
+
 class MemmapArray:
     """Array-like view of raw bytes in a file, opened on first access (picklable for dask clusters).
 
@@ -72,6 +75,17 @@ class MemmapArray:
         return self._map
 
     def __getitem__(self, index):
+        runs = self._byte_runs(index)
+        if runs is not None:  # read() from the page cache: ~6x less CPU than faulting the mapping in
+            shape, starts, run_bytes = runs
+            out = np.empty(shape, self.dtype)
+            flat = memoryview(out.reshape(-1).view(np.uint8))
+            with open(self.path, "rb", buffering=0) as f:
+                for i, start in enumerate(starts):
+                    part = flat[i * run_bytes:(i + 1) * run_bytes]
+                    if f.seek(start) != start or f.readinto(part) != run_bytes:
+                        raise FileFormatError(f"{self.path}: the file is shorter than its header says.")
+            return out
         mapped = self._mapped()
         out = np.array(mapped[index])
         # drop the pages just copied from this process's mapping (they stay in the page cache): a
@@ -79,6 +93,33 @@ class MemmapArray:
         if hasattr(mapped, "_mmap") and hasattr(mmap, "MADV_DONTNEED"):
             mapped._mmap.madvise(mmap.MADV_DONTNEED)
         return out
+
+    def _byte_runs(self, index):
+        """For a C-order selection by slices of step 1 (what chunked reads ask): the result's shape,
+        the byte offsets of its contiguous runs in the file and the bytes per run; else None."""
+        if self.order != "C" or self.ndim == 0:
+            return None
+        index = index if isinstance(index, tuple) else (index,)
+        if len(index) > self.ndim or not all(isinstance(i, slice) for i in index):
+            return None
+        bounds = []
+        for i, n in zip(index + (slice(None),) * (self.ndim - len(index)), self.shape):
+            start, stop, step = i.indices(n)
+            if step != 1:
+                return None
+            bounds.append((start, max(stop, start)))
+        shape = tuple(b - a for a, b in bounds)
+        partial = [k for k, (a, b) in enumerate(bounds) if (a, b) != (0, self.shape[k])]
+        k = partial[-1] if partial else 0  # axes after k are whole: each run spans axis k and the rest
+        item = self.dtype.itemsize
+        strides = np.cumprod((1,) + self.shape[::-1])[::-1][1:] * item  # bytes per step of each axis
+        run_bytes = int(shape[k] * strides[k]) if shape[k] else 0
+        if int(np.prod(shape[:k])) > 1 and run_bytes < READ_RUN_MIN_BYTES:
+            return None  # many small pieces (a crop of the detector): the mapping does better
+        lead = np.stack(np.meshgrid(*[np.arange(a, b) for a, b in bounds[:k]], indexing="ij"), -1).reshape(-1, k) \
+            if k else np.zeros((1, 0), int)
+        starts = self.offset + lead @ strides[:k].astype(np.int64) + bounds[k][0] * int(strides[k])
+        return shape, [int(v) for v in np.atleast_1d(starts)], run_bytes
 
     def __getstate__(self):
         return {**self.__dict__, "_map": None}

@@ -30,20 +30,45 @@ def gaussian_blur(x, sigma):
 
 
 def wide_gaussian_blur(x, sigma):
-    """Gaussian blur of images x (B, H, W) for a wide ``sigma`` (px, 3 or more): blurred at half
-    resolution (2 x 2 means, ``sigma / 2`` on the half grid, bilinear back up; an odd last row or
-    column is replicated first). A quarter of the multiply-adds of :func:`gaussian_blur` (1.5x
-    faster at 128 x 128 px on one CPU thread); the pooling and the interpolation widen the kernel
-    by a few tenths of a pixel (variance ~1/4 px^2 each, under 3 % of sigma^2 at sigma = 3 px).
-    The refiner's background estimate (sigma = 4.5 px): 3 % RMS from the full-resolution blur."""
-    import torch.nn.functional as F
+    """Gaussian blur of images x (B, H, W) for a wide ``sigma`` (px, 3 or more), edges replicated:
+    the blur matrix of each axis truncated to its leading singular vectors (a wide Gaussian passes
+    few spatial frequencies: 32 of 128 for sigma = 4.5 px), so x -> L_h (R_h^T x R_w) L_w^T is four
+    thin matrix products. Within 0.1 % of :func:`gaussian_blur` (RMS, relative) for ~1/3 of its CPU
+    time at 128 x 128 px and sigma = 4.5 px (the refiner's background estimate)."""
+    import torch
 
     B, H, W = x.shape
-    y = F.pad(x[:, None], (0, W % 2, 0, H % 2), mode="replicate")[:, 0] if (H % 2 or W % 2) else x
-    half = F.avg_pool2d(y[:, None], 2)[:, 0]
-    half = gaussian_blur(half.contiguous(), float(sigma) / 2)
-    out = F.interpolate(half[:, None], size=y.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-    return out[:, :H, :W].contiguous() if out.shape[-2:] != (H, W) else out
+    L_h, R_h = _low_rank_blur(H, float(sigma), x.dtype, x.device)
+    L_w, R_w = _low_rank_blur(W, float(sigma), x.dtype, x.device)
+    y = (x.reshape(B * H, W) @ R_w).reshape(B, H, -1)
+    y = torch.matmul(L_h, torch.matmul(R_h.T, y))
+    return (y.reshape(B * H, -1) @ L_w.T).reshape(B, H, W)
+
+
+LOW_RANK_TOLERANCE = 3e-3  # singular values of a blur matrix below this fraction of the largest are dropped
+
+
+@functools.lru_cache(maxsize=16)
+def _low_rank_blur(n: int, sigma: float, dtype, device):
+    """The 1D blur matrix A (n, n) of :func:`gaussian_blur` as L @ R.T, L = U S and R = V of its
+    singular values above LOW_RANK_TOLERANCE of the largest."""
+    import torch
+
+    U, S, Vt = np.linalg.svd(_blur_matrix(n, sigma))
+    r = max(int(np.sum(S > LOW_RANK_TOLERANCE * S[0])), 1)
+    return (torch.as_tensor(U[:, :r] * S[:r], dtype=dtype, device=device).contiguous(),
+            torch.as_tensor(Vt[:r].T, dtype=dtype, device=device).contiguous())
+
+
+def _blur_matrix(n: int, sigma: float) -> np.ndarray:
+    """The (n, n) matrix of a 1D Gaussian blur truncated at 3 sigma, edges replicated."""
+    half = int(math.ceil(3 * sigma))
+    taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
+    taps /= taps.sum()
+    A = np.zeros((n, n))
+    for i in range(n):
+        np.add.at(A[i], np.clip(np.arange(i - half, i + half + 1), 0, n - 1), taps)
+    return A
 
 
 BLUR_BLOCK = 16  # output pixels per band block of a blur matrix
@@ -55,12 +80,7 @@ def _blur_bands(n: int, sigma: float, dtype, device):
     (i0, i1, k0, k1, A[i0:i1, k0:k1]): output pixels i0..i1 need only inputs k0..k1."""
     import torch
 
-    half = int(math.ceil(3 * sigma))
-    taps = np.exp(-0.5 * (np.arange(-half, half + 1) / sigma) ** 2)
-    taps /= taps.sum()
-    A = np.zeros((n, n))
-    for i in range(n):
-        np.add.at(A[i], np.clip(np.arange(i - half, i + half + 1), 0, n - 1), taps)
+    A = _blur_matrix(n, sigma)
     bands = []
     for i0 in range(0, n, BLUR_BLOCK):
         i1 = min(i0 + BLUR_BLOCK, n)

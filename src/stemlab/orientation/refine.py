@@ -95,12 +95,14 @@ class SpotRefiner:
 
         s = max(float(self.settings.sigma_px), 0.5)
         q = gaussian_blur(x, 0.7 * s) - (wide_gaussian_blur if 3.0 * s >= 3 else gaussian_blur)(x, 3.0 * s)
-        rows = torch.arange(self.H, device=x.device, dtype=x.dtype)[None, :, None]
-        cols = torch.arange(self.W, device=x.device, dtype=x.dtype)[None, None, :]
-        r2 = (rows - centres[:, 0, None, None]) ** 2 + (cols - centres[:, 1, None, None]) ** 2
-        q = torch.where(r2 >= self.r_min ** 2, q, torch.zeros_like(q))
-        norm = torch.sqrt((q * q).sum(dim=(1, 2)))
-        return q / torch.where(norm > 0, norm, torch.ones_like(norm))[:, None, None]
+        # few passes over the images (each pass over a batch costs about as much as a blur's matrix product)
+        rows = torch.arange(self.H, device=x.device, dtype=x.dtype)
+        cols = torch.arange(self.W, device=x.device, dtype=x.dtype)
+        dr2 = ((rows[None] - centres[:, :1]) ** 2)[:, :, None]  # (B, H, 1)
+        dc2 = ((cols[None] - centres[:, 1:]) ** 2)[:, None, :]  # (B, 1, W)
+        q.masked_fill_((dr2 + dc2) < self.r_min ** 2, 0.0)
+        norm = torch.linalg.vector_norm(q, dim=(1, 2))
+        return q.mul_((1.0 / torch.where(norm > 0, norm, torch.ones_like(norm)))[:, None, None])
 
     # -- template side -----------------------------------------------------------------------------
     def _amplitudes(self, g_lab, half, intensity_gamma):
