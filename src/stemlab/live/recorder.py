@@ -15,6 +15,7 @@ many arrived).
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,6 +30,10 @@ CHUNK_BYTES = 16 * 2**20  # zarr chunk: a run of frames of one scan row, ~16 MB
 class FrameSpool:
     """Every frame of a scan in scan order, in a memory-mapped file of a temporary folder.
 
+    Stacks are appended with ``write`` on the file, read back through the memory map (the same page cache):
+    writing into the map instead took twice the CPU (a page fault for every 4 KiB page; 113 against 55 us for
+    a 256 x 256 uint16 frame, measured on 2 cores).
+
     Parameters
     ----------
     n_frames : int
@@ -41,19 +46,31 @@ class FrameSpool:
 
     def __init__(self, n_frames: int, sig_shape: tuple[int, int], dtype):
         self.folder = Path(tempfile.mkdtemp(prefix="stemlab-live-"))
-        self.frames = np.memmap(self.folder / "frames.raw", dtype=dtype, mode="w+", shape=(n_frames, *sig_shape))
+        path = self.folder / "frames.raw"
+        self.frames = np.memmap(path, dtype=dtype, mode="w+", shape=(n_frames, *sig_shape))
+        self._fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        self._staging = None  # a contiguous copy of strided stacks (the receiver's upside-down view), reused
         self.received = 0
 
     def append(self, stack: np.ndarray) -> int:
         """Store a stack after the frames received so far; returns the new count. Frames beyond the
         scan are refused (a detector sending more than announced)."""
         n = min(len(stack), len(self.frames) - self.received)
-        self.frames[self.received:self.received + n] = stack[:n]
+        block = stack[:n]
+        if n and not block.flags.c_contiguous:
+            if self._staging is None or len(self._staging) < n:
+                self._staging = np.empty((n, *self.frames.shape[1:]), self.frames.dtype)
+            np.copyto(self._staging[:n], block)
+            block = self._staging[:n]
+        view = memoryview(np.ascontiguousarray(block, self.frames.dtype)).cast("B")
+        while view:
+            view = view[os.write(self._fd, view):]
         self.received += n
         return self.received
 
     def close(self) -> None:
         """Delete the spool file."""
+        os.close(self._fd)
         del self.frames
         shutil.rmtree(self.folder, ignore_errors=True)
 
