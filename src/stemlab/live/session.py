@@ -313,11 +313,17 @@ class LiveSession:
     def _allocate(self, dtype) -> None:
         from .recorder import FrameSpool, make_recorder
 
-        self.spool = FrameSpool(self.n_frames, self.info.sig_shape, dtype)
         name = getattr(self.source, "url", self.source.detector)
+        recorder = None
+        if self.record is not None:  # made first: a zarr recorder's chunk files can be the spool itself
+            shape = (self.n_frames, *self.info.sig_shape)
+            recorder = make_recorder(self.record, scan_dataset(np.broadcast_to(np.zeros((), dtype), shape),
+                                                               self.scan_shape, self.info.sig_shape, name,
+                                                               self.calibration))
+        segments = getattr(recorder, "spool_segments", lambda: None)()
+        self.spool = FrameSpool(self.n_frames, self.info.sig_shape, dtype, segments)
         self.dataset = scan_dataset(self.spool.frames, self.scan_shape, self.info.sig_shape, name, self.calibration)
-        if self.record is not None:
-            self.recorder = make_recorder(self.record, self.dataset)
+        self.recorder = recorder  # the recorder thread starts writing once it is set
 
     def _record_info(self) -> dict:
         return {"frames_received": int(self.spool.received), "frames_expected": self.n_frames,
