@@ -1,17 +1,18 @@
 """Recording a live scan: every frame on disk as it arrives, then a chunked zarr store or a Merlin ``.mib``.
 
 Frames first land in a spool (:class:`FrameSpool`, memory-mapped files the page cache absorbs), in
-scan order, where the analyses can read any position again. :class:`ZarrRecorder` writes a zarr store
-the way :func:`stemlab.io.save_dataset` writes one (group with a ``data`` array and the calibration
-record), so ``stemlab.load`` opens the recording as the same calibrated dataset; its uncompressed chunks
-(runs of a scan row) are the spool's own files where it can (zarr 2 on Linux, frames of whole memory
-pages: 256 x 256 of 8, 16 or 32 bits), else it copies every completed scan row from the spool. :class:`MibRecorder` appends every received frame to a
-``.mib`` file in the Merlin layout (:mod:`stemlab.io.mib`) and writes its ``.hdr`` at the end; a ``.mib``
-holds no calibration, so ``stemlab.load(path, calibration=..., scan_step=...)`` gives it back. Both are
-written under hidden temporary names and renamed when the scan ends, also when it ended early (the zarr
-store's ``stemlab_live`` attributes then say how many frames arrived, positions never received hold 0;
-the ``.mib`` holds the frames received, its last row completed with zero frames, and its ``.hdr`` says how
-many arrived).
+scan order, where the analyses can read any position again. :class:`ZarrRecorder` writes a zarr
+store the way :func:`stemlab.io.save_dataset` writes one (group with a ``data`` array and the
+calibration record), so ``stemlab.load`` opens the recording as the same calibrated dataset; its
+uncompressed chunks (runs of a scan row) are the spool's own files where it can (zarr 2 on Linux,
+frames of whole memory pages: 256 x 256 of 8, 16 or 32 bits), else it copies every completed scan
+row from the spool. :class:`MibRecorder` appends every received frame to a ``.mib`` file in the
+Merlin layout (:mod:`stemlab.io.mib`) and writes its ``.hdr`` at the end; a ``.mib`` holds no
+calibration, so ``stemlab.load(path, calibration=..., scan_step=...)`` gives it back. Both are
+written under hidden temporary names and renamed when the scan ends, also when it ended early (the
+zarr store's ``stemlab_live`` attributes then say how many frames arrived, positions never received
+hold 0; the ``.mib`` holds the frames received, its last row completed with zero frames, and its
+``.hdr`` says how many arrived).
 """
 
 from __future__ import annotations

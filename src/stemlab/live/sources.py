@@ -2,10 +2,10 @@
 
 A source is a context manager. ``open(n_frames)`` connects, arms the detector and returns a
 :class:`SourceInfo` (pattern shape, dtype, frames announced); ``stacks()`` yields numpy stacks
-``(n, ky, kx)`` in scan order until the acquisition ends (each valid until the next is asked for); ``close()`` may be called from another
-thread and makes ``stacks()`` return. The live session (:mod:`stemlab.live.session`) only sees
-this interface, so a DECTRIS SIMPLON or ASI Timepix source is one more class here (LiberTEM-live
-has receivers for both) and the analyses stay untouched.
+``(n, ky, kx)`` in scan order until the acquisition ends (each valid until the next is asked for);
+``close()`` may be called from another thread and makes ``stacks()`` return. The live session
+(:mod:`stemlab.live.session`) only sees this interface, so a DECTRIS SIMPLON or ASI Timepix source
+is one more class here (LiberTEM-live has receivers for both) and the analyses stay untouched.
 
 :class:`MerlinSource` receives a Quantum Detectors Merlin/Medipix over its TCP data port with
 LiberTEM-live's receiver (``libertem-qd-mpx``, through
