@@ -20,7 +20,12 @@ every frame, seconds from the simulator sending it to the session's snapshot (wh
 holding it, the snapshot polled every 0.1 s; with the frame time unknown (the simulator reports none),
 given, and with the old 16-frame stacks.
 
-Run: ``python benchmarks/bench_live.py [--quick | --lag]`` (needs ``pip install 'napari-stemlab[live]'``).
+Part 1 also gives the CPU per frame of this process (user + system, every thread: the receiver's too), the
+same scan received without recording, what the page cache absorbs (the scan's bytes written to a file in the
+recording's 32-frame chunks, best of 3).
+
+Run: ``python benchmarks/bench_live.py [--quick] [--receive-only] | --lag`` (needs
+``pip install 'napari-stemlab[live]'``); ``--quick --receive-only`` takes about a minute.
 """
 
 from __future__ import annotations
@@ -44,23 +49,58 @@ def scan_file(folder: Path, nav=(32, 32), sig=(256, 256)) -> Path:
     return write_mib(folder / "bench.mib", frames, nav[1])
 
 
-def receive_at(hdr: Path, nav, dwell_us: int, folder: Path) -> dict:
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads, the receiver's Rust threads too)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def receive_at(hdr: Path, nav, dwell_us: int, folder: Path, record: bool = True) -> dict:
     import stemlab.live as live
 
     sim = MerlinSimulator(hdr, nav, dwelltime_us=dwell_us or None)
     try:
         sim.report_frame_time(dwell_us / 1000 or 0.01)  # as a Merlin does; sizes the receiver's stacks
-        live.acquire(sim.url, nav)  # first scan fills the simulator's memory cache
-        result = live.acquire(sim.url, nav, record=folder / f"rec_{dwell_us}.zarr",
+        # first scan fills the simulator's memory cache (and imports zarr: its import is not counted below)
+        live.acquire(sim.url, nav, record=folder / f"warm_{dwell_us}.zarr" if record else None)
+        cpu = cpu_seconds()
+        result = live.acquire(sim.url, nav, record=folder / f"rec_{dwell_us}.zarr" if record else None,
                               detectors={"BF": "disk:c,c,12", "ADF": "annulus:c,c,30,120"})
+        cpu = cpu_seconds() - cpu
     finally:
         sim.stop()
     t = result.timings
     n = result.status.received
     return {"dwell_us": dwell_us, "offered_fps": 1e6 / dwell_us if dwell_us else float("nan"),
             "received_fps": n / t["received"], "dropped": result.status.dropped, "received": n,
+            "recorded_fps": n / t["recorded"] if "recorded" in t else float("nan"),
             "recording_lag_s": t.get("recorded", float("nan")) - t["received"],
-            "virtual_lag_s": t["analysed"] - t["received"]}
+            "virtual_lag_s": t["analysed"] - t["received"], "cpu_us_per_frame": 1e6 * cpu / n}
+
+
+def page_cache_rate(folder: Path, n_frames: int, sig=(256, 256), chunk_frames: int = 32) -> dict:
+    """Frames/s and CPU per frame of writing ``n_frames`` uint16 frames to a new file, ``chunk_frames`` a write
+    (the recording's chunk: one scan row), no fsync: what the page cache absorbs on this machine."""
+    chunk = np.random.default_rng(1).poisson(2.0, (chunk_frames, *sig)).astype(np.uint16)
+    path = folder / "page_cache.raw"
+    best = {}
+    for _ in range(3):
+        cpu, t0 = cpu_seconds(), time.perf_counter()
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        try:
+            for _ in range(n_frames // chunk_frames):
+                view = memoryview(chunk).cast("B")
+                while view:
+                    view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+        wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu
+        path.unlink()
+        if not best or wall < best["wall"]:
+            best = {"wall": wall, "fps": n_frames / wall, "cpu_us_per_frame": 1e6 * cpu / n_frames}
+    return best
 
 
 def lag_at(sim: MerlinSimulator, dwell: float, nav=(8, 8), **source_options) -> dict:
@@ -150,6 +190,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="two rates only")
     parser.add_argument("--lag", action="store_true", help="only the lag of the maps at 5, 10 and 20 frames/s")
+    parser.add_argument("--receive-only", action="store_true",
+                        help="part 1 only: receiving + recording + virtual detectors, and the page cache")
     args = parser.parse_args()
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(tempfile.gettempdir()) / "numba-bench-live"))
     print(f"load average before: {open('/proc/loadavg').read().split()[:3]}, cores: {os.cpu_count()}")
@@ -162,13 +204,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         hdr = scan_file(folder)
-        print("| dwell (us) | offered (frames/s) | received (frames/s) | dropped | recording lag (s) | "
-              "virtual detectors lag (s) |")
-        print("|---|---|---|---|---|---|")
+        print("| dwell (us) | offered (frames/s) | received (frames/s) | recorded (frames/s) | dropped | "
+              "recording lag (s) | virtual detectors lag (s) | CPU per frame (us) |")
+        print("|---|---|---|---|---|---|---|---|")
         for dwell in dwells:
             r = receive_at(hdr, (32, 32), dwell, folder)
-            print(f"| {dwell or 'none'} | {r['offered_fps']:.0f} | {r['received_fps']:.0f} | {r['dropped']} | "
-                  f"{r['recording_lag_s']:.2f} | {r['virtual_lag_s']:.2f} |", flush=True)
+            print(f"| {dwell or 'none'} | {r['offered_fps']:.0f} | {r['received_fps']:.0f} | {r['recorded_fps']:.0f} | "
+                  f"{r['dropped']} | {r['recording_lag_s']:.2f} | {r['virtual_lag_s']:.2f} | "
+                  f"{r['cpu_us_per_frame']:.0f} |", flush=True)
+        r = receive_at(hdr, (32, 32), 0, folder, record=False)
+        print(f"| none, not recorded | - | {r['received_fps']:.0f} | - | {r['dropped']} | - | "
+              f"{r['virtual_lag_s']:.2f} | {r['cpu_us_per_frame']:.0f} |", flush=True)
+        page = page_cache_rate(folder, 32 * 32)
+        print(f"\npage cache: {page['fps']:.0f} frames/s of 256 x 256 uint16 written to a file in 32-frame chunks "
+              f"(the recording's), {page['cpu_us_per_frame']:.0f} us CPU a frame", flush=True)
+        if args.receive_only:
+            print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+            return
         o = orientation_rates(folder)
         print(f"\norientation: live {o['live_patterns_per_s']:.1f} patterns/s (128 x 128), "
               f"stemlab orient offline {o['offline_patterns_per_s']:.1f} patterns/s (whole command)")

@@ -160,3 +160,39 @@ def test_cli_frame_time_must_be_positive(capsys):
     assert main(["live", "merlin://127.0.0.1:6342", "--scan", "2,4", "--frame-time", "0"]) == 2
     err = capsys.readouterr().err
     assert "--frame-time 0" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the recording's chunk files are the spool on Linux")
+def test_zarr_recording_is_the_spool_itself_without_a_copy(tmp_path, monkeypatch):
+    """Frames of whole memory pages land in the zarr chunk files as they arrive: no frame goes through zarr's
+    write path (a copy of every frame), also when the scan is cancelled inside a row; the recording opens as
+    the frames received, zeros after them."""
+    import zarr
+
+    import stemlab
+    from stemlab.backend.progress import CancelToken
+    from stemlab.live import ArraySource, LiveSession
+
+    def no_copy(self, *args):
+        raise AssertionError("a frame was copied into the zarr recording")
+
+    monkeypatch.setattr(zarr.Array, "__setitem__", no_copy)
+    frames = _frames(48, shape=(32, 64))  # 4 KiB frames: one memory page each
+    result = stemlab.live.acquire(ArraySource(frames, stack_size=5), (6, 8), record=tmp_path / "scan.zarr")
+    assert result.status.recorded == 48
+    assert np.array_equal(np.asarray(stemlab.load(tmp_path / "scan.zarr")[0].data).reshape(-1, 32, 64), frames)
+
+    token = CancelToken()
+
+    def cancel_mid_row(session):
+        if session.status.received >= 11:
+            token.cancel()
+
+    source = ArraySource(frames, stack_size=11, delay=0.3)  # cancelled inside the second row of 8
+    with pytest.raises(Cancelled, match="recorded"):
+        LiveSession(source, (6, 8), record=tmp_path / "part.zarr", on_update=cancel_mid_row, cancel=token).run()
+    part = stemlab.load(tmp_path / "part.zarr")[0]
+    received = zarr.open_group(str(tmp_path / "part.zarr"), mode="r").attrs["stemlab_live"]["frames_received"]
+    data = np.asarray(part.data).reshape(-1, 32, 64)
+    assert 11 <= received < 48 and part.shape == (6, 8, 32, 64)
+    assert np.array_equal(data[:received], frames[:received]) and not data[received:].any()

@@ -2,10 +2,11 @@
 
 Per block of ``n`` patterns flattened to ``X (n, P)`` the kernel computes, per detector,
 the product of ``X`` restricted to the rows the mask touches with that mask, and for the
-centre of mass one product with the columns ``1``, ``row - r0`` and ``col - c0``
+centre of mass one product each with the columns ``1``, ``row - r0`` and ``col - c0``
 (coordinates centred on the pattern to keep float32 moments accurate). Patterns are
 converted to float32 in cache-sized sub-blocks of ``_SUB`` patterns right before the
-products; the sum and max patterns are accumulated from the same sub-block. Without
+products, so every product reads the sub-block from cache; the sum and max patterns are
+accumulated from the same sub-block. Without
 CoM/patterns only the rows of the detectors' bounding boxes are read.
 """
 
@@ -21,7 +22,10 @@ from ..backend.streaming import DEFAULT_BUDGET, stream_reduce
 from ..errors import ParameterError
 from .detectors import Annulus, Disk, Rectangle, default_name, mask
 
-_SUB = 64  # patterns per float32 sub-block; OpenBLAS thin sgemm measured fastest at 64
+# patterns per float32 sub-block: 8 (2 MiB of 256 x 256 patterns) stays in cache for all the products; measured
+# (2 cores, OpenBLAS single-threaded, 256 x 256 uint16, BF + ADF + CoM + sum/max): 55 us a pattern at 8 and 16,
+# 68 at 4, 97 at 64, where the CoM's 3-column sgemm (49 us a pattern) made it 137
+_SUB = 16
 
 
 def named_detectors(detectors: Any) -> dict:
@@ -68,8 +72,9 @@ class VirtualKernel:
 
     Per float32 sub-block ``X (n, P)``: each detector is one matrix-vector product over only
     the pattern rows its mask touches (measured 2x faster than one sgemm with all masks
-    stacked: thin products are compute-bound), and with CoM one sgemm with the columns 1,
-    row - centre, col - centre. Returns ``proj (n, k [+ 3])``.
+    stacked: thin products are compute-bound), and with CoM one matrix-vector product each
+    with the columns 1, row - centre, col - centre (three take 26 us a 256 x 256 pattern,
+    one 3-column sgemm 49). Returns ``proj (n, k [+ 3])``.
     """
 
     def __init__(self, masks: list[np.ndarray], sig_shape: tuple[int, int], com: bool, patterns: bool):
@@ -89,8 +94,7 @@ class VirtualKernel:
         if com:
             yy, xx = np.meshgrid(np.arange(h, dtype=np.float32) - (h - 1) / 2,
                                  np.arange(w, dtype=np.float32) - (w - 1) / 2, indexing="ij")
-            self.moments = np.ascontiguousarray(np.stack([np.ones(h * w, np.float32), yy.ravel(), xx.ravel()],
-                                                         axis=1))
+            self.moments = np.stack([np.ones(h * w, np.float32), yy.ravel(), xx.ravel()])  # (3, P), rows contiguous
 
     def __call__(self, block) -> dict:
         from ..backend.arrays import array_namespace
@@ -123,7 +127,8 @@ class VirtualKernel:
                 else:
                     proj[s:e, j] = 0.0
             if self.com:
-                np.matmul(b, self.moments, out=proj[s:e, k:])
+                for j, moment in enumerate(self.moments):
+                    np.matmul(b, moment, out=proj[s:e, k + j])
             if self.patterns:
                 psum += ones[: e - s] @ b
                 np.maximum(pmax, np.maximum.reduce(x[s:e], axis=0), out=pmax)
@@ -144,7 +149,7 @@ class VirtualKernel:
         columns = [np.zeros(h * w, np.float32) for _ in range(self.k_det)]
         for j, ((a, z), column) in enumerate(zip(self.spans, self.columns)):
             columns[j][self.r0 * w + a:self.r0 * w + z] = column
-        stacked = np.stack(columns + ([self.moments[:, i] for i in range(3)] if self.com else []), axis=1)
+        stacked = np.stack(columns + (list(self.moments) if self.com else []), axis=1)
         xf = x.astype(xp.float32)
         out: dict = {"proj": to_host(xf @ xp.asarray(stacked.reshape(h * w, -1)))}
         if self.patterns:

@@ -2,10 +2,10 @@
 
 A source is a context manager. ``open(n_frames)`` connects, arms the detector and returns a
 :class:`SourceInfo` (pattern shape, dtype, frames announced); ``stacks()`` yields numpy stacks
-``(n, ky, kx)`` in scan order until the acquisition ends; ``close()`` may be called from another
-thread and makes ``stacks()`` return. The live session (:mod:`stemlab.live.session`) only sees
-this interface, so a DECTRIS SIMPLON or ASI Timepix source is one more class here (LiberTEM-live
-has receivers for both) and the analyses stay untouched.
+``(n, ky, kx)`` in scan order until the acquisition ends (each valid until the next is asked for);
+``close()`` may be called from another thread and makes ``stacks()`` return. The live session
+(:mod:`stemlab.live.session`) only sees this interface, so a DECTRIS SIMPLON or ASI Timepix source
+is one more class here (LiberTEM-live has receivers for both) and the analyses stay untouched.
 
 :class:`MerlinSource` receives a Quantum Detectors Merlin/Medipix over its TCP data port with
 LiberTEM-live's receiver (``libertem-qd-mpx``, through
@@ -238,12 +238,15 @@ class MerlinSource:
     def stacks(self) -> Iterator[np.ndarray]:
         """Frame stacks ``(n, ky, kx)`` as they arrive (upside down like rosettasciio's reader), until the end.
 
+        A stack is a view of the receiver's decoding buffer, valid until the next stack is asked for: copy
+        what you keep (the session's spool does).
         Raises LiveError naming the cause when the connection drops before the announced frames arrived.
         The receiver is used from this generator's thread only (it cannot be shared between threads):
         :meth:`close` from another thread takes effect when the next stack (or the end) arrives.
         """
         data = self._conn.get_data_socket()
         received = 0
+        buffer = None  # decoded frames, reused for every stack (a fresh array costs its page faults every time)
         self._receiving = True
         try:
             while not self._closed.is_set():
@@ -256,7 +259,10 @@ class MerlinSource:
                                     f"({error}); the frames received so far are kept.") from None
                 if stack is None or len(stack) == 0:
                     break
-                frames = np.empty((len(stack), *stack.get_shape()), dtype=stack.get_dtype_string())
+                shape, dtype = (len(stack), *stack.get_shape()), np.dtype(stack.get_dtype_string())
+                if buffer is None or len(buffer) < shape[0] or buffer.shape[1:] != shape[1:] or buffer.dtype != dtype:
+                    buffer = np.empty((max(shape[0], self.stack), *shape[1:]), dtype)
+                frames = buffer[:shape[0]]
                 self._client.decode_range_into_buffer(stack, frames, 0, len(stack))
                 self._client.done(stack)
                 received += len(frames)
