@@ -196,3 +196,18 @@ def test_zarr_recording_is_the_spool_itself_without_a_copy(tmp_path, monkeypatch
     data = np.asarray(part.data).reshape(-1, 32, 64)
     assert 11 <= received < 48 and part.shape == (6, 8, 32, 64)
     assert np.array_equal(data[:received], frames[:received]) and not data[received:].any()
+
+
+def test_zarr_recording_falls_back_to_copying_rows_when_chunk_files_cannot_be_mapped(tmp_path, monkeypatch):
+    """A filesystem that refuses shared maps of the chunk files costs a copy of every row, not the recording."""
+    import stemlab
+    from stemlab.live import ArraySource, recorder
+
+    def refuse(*args):
+        raise OSError(19, "no shared maps here")
+
+    monkeypatch.setattr(recorder, "_mapped_frames", refuse)
+    frames = _frames(48, shape=(32, 64))
+    result = stemlab.live.acquire(ArraySource(frames, stack_size=5), (6, 8), record=tmp_path / "scan.zarr")
+    assert result.status.recorded == 48
+    assert np.array_equal(np.asarray(stemlab.load(tmp_path / "scan.zarr")[0].data).reshape(-1, 32, 64), frames)

@@ -62,7 +62,11 @@ class FrameSpool:
             self.frames = np.memmap(path, dtype=dtype, mode="w+", shape=(n_frames, *sig_shape))
             segments = [(path, n_frames, n_frames * frame_bytes)]
         else:
-            self.frames = _mapped_frames(segments, n_frames, sig_shape, dtype)
+            try:
+                self.frames = _mapped_frames(segments, n_frames, sig_shape, dtype)
+            except OSError:
+                shutil.rmtree(self.folder, ignore_errors=True)
+                raise
         self._starts = np.cumsum([0] + [n for _, n, _ in segments])  # first frame of each segment
         self._paths = [path for path, _, _ in segments]
         self._fd, self._segment = None, -1  # the segment file being written

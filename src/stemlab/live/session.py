@@ -321,7 +321,13 @@ class LiveSession:
                                                                self.scan_shape, self.info.sig_shape, name,
                                                                self.calibration))
         segments = getattr(recorder, "spool_segments", lambda: None)()
-        self.spool = FrameSpool(self.n_frames, self.info.sig_shape, dtype, segments)
+        try:
+            self.spool = FrameSpool(self.n_frames, self.info.sig_shape, dtype, segments)
+        except OSError:  # chunk files that cannot be mapped (e.g. a filesystem without shared maps): copy rows
+            if segments is None:
+                raise
+            recorder.direct = False
+            self.spool = FrameSpool(self.n_frames, self.info.sig_shape, dtype)
         self.dataset = scan_dataset(self.spool.frames, self.scan_shape, self.info.sig_shape, name, self.calibration)
         self.recorder = recorder  # the recorder thread starts writing once it is set
 
