@@ -121,21 +121,27 @@ def test_receiver_stacks_hold_at_most_a_tenth_of_a_second(frame_time, frames):
     assert stack_frames(frame_time) == frames  # unknown rate: one frame, the shortest lag
 
 
-def test_mib_recording_of_a_cancelled_scan_keeps_the_frames_received(tmp_path):
-    import stemlab
+def _cancelled_mid_row(frames, scan_shape, record):
+    """Record ``frames`` and cancel once 11 arrived (inside the second row of 8); the scan ends in Cancelled."""
     from stemlab.backend.progress import CancelToken
     from stemlab.live import ArraySource, LiveSession
 
-    frames = _frames()
     token = CancelToken()
 
     def cancel_mid_row(session):
         if session.status.received >= 11:
             token.cancel()
 
-    source = ArraySource(frames, stack_size=11, delay=0.3)  # cancelled inside the second row of 8
+    source = ArraySource(frames, stack_size=11, delay=0.3)
     with pytest.raises(Cancelled, match="recorded"):
-        LiveSession(source, (8, 8), record=tmp_path / "part.mib", on_update=cancel_mid_row, cancel=token).run()
+        LiveSession(source, scan_shape, record=record, on_update=cancel_mid_row, cancel=token).run()
+
+
+def test_mib_recording_of_a_cancelled_scan_keeps_the_frames_received(tmp_path):
+    import stemlab
+
+    frames = _frames()
+    _cancelled_mid_row(frames, (8, 8), tmp_path / "part.mib")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["part.hdr", "part.mib"]  # no temporary file left
     header = (tmp_path / "part.hdr").read_text()
     received = int(header.split("Frames Received (Number):\t")[1].split()[0])
@@ -170,8 +176,7 @@ def test_zarr_recording_is_the_spool_itself_without_a_copy(tmp_path, monkeypatch
     import zarr
 
     import stemlab
-    from stemlab.backend.progress import CancelToken
-    from stemlab.live import ArraySource, LiveSession
+    from stemlab.live import ArraySource
 
     def no_copy(self, *args):
         raise AssertionError("a frame was copied into the zarr recording")
@@ -182,15 +187,7 @@ def test_zarr_recording_is_the_spool_itself_without_a_copy(tmp_path, monkeypatch
     assert result.status.recorded == 48
     assert np.array_equal(np.asarray(stemlab.load(tmp_path / "scan.zarr")[0].data).reshape(-1, 32, 64), frames)
 
-    token = CancelToken()
-
-    def cancel_mid_row(session):
-        if session.status.received >= 11:
-            token.cancel()
-
-    source = ArraySource(frames, stack_size=11, delay=0.3)  # cancelled inside the second row of 8
-    with pytest.raises(Cancelled, match="recorded"):
-        LiveSession(source, (6, 8), record=tmp_path / "part.zarr", on_update=cancel_mid_row, cancel=token).run()
+    _cancelled_mid_row(frames, (6, 8), tmp_path / "part.zarr")
     part = stemlab.load(tmp_path / "part.zarr")[0]
     received = zarr.open_group(str(tmp_path / "part.zarr"), mode="r").attrs["stemlab_live"]["frames_received"]
     data = np.asarray(part.data).reshape(-1, 32, 64)
