@@ -32,14 +32,20 @@ class Ranges:
     read_noise: tuple[float, float] = (0.0, 2.0)  # counts / px
     probe_sigma: tuple[float, float] = (0.30, 0.55)  # angstrom
     blur: tuple[float, float] = (0.0, 0.25)  # angstrom, extra Gaussian blur
-    probe_tail: tuple[float, float] = (0.0, 0.3)  # share of the signal in the probe's tail
-    tail_sigma: tuple[float, float] = (1.0, 3.0)  # angstrom, width of that tail
+    probe_tail: tuple[float, float] = (0.0, 0.5)  # share of the signal in the probe's tail
+    tail_sigma: tuple[float, float] = (0.6, 3.0)  # angstrom, width of that tail
+    # channelling (multislice-like) contrast, ranges from benchmarks/fit_channelling.py on the abTEM
+    # calibration library (benchmarks/make_abtem_calibration.py; not the held-out set)
+    sharp: tuple[float, float] = (0.0, 0.6)  # share of a column's signal in a sharp core (half the windows)
+    sharp_sigma: tuple[float, float] = (0.15, 0.30)  # angstrom, width of that core
+    depth_contrast: tuple[float, float] = (0.0, 0.2)  # column contrast by the depth of its atoms
+    column_shape: tuple[float, float] = (0.0, 0.6)  # sd of the log gain of the random column shape
     shear: float = 0.02  # max |strain component|
     column_scatter: tuple[float, float] = (0.0, 0.25)  # relative sd of column weights
     tilt: tuple[float, float] = (0.0, 3.0)  # degrees off the zone axis (half the windows)
-    channelling_depth: tuple[float, float] = (10.0, 40.0)  # angstrom over which a tilted column smears
+    channelling_depth: tuple[float, float] = (10.0, 90.0)  # angstrom over which a tilted column smears
     amorphous: tuple[float, float] = (0.0, 0.4)  # amorphous-layer signal / crystal signal (half the windows)
-    background: tuple[float, float] = (0.0, 0.6)  # diffuse background / mean column signal
+    background: tuple[float, float] = (0.0, 2.0)  # diffuse background / mean column signal
     gradient: float = 0.6  # max relative background change across the field
     jitter: tuple[float, float] = (0.0, 0.08)  # angstrom, sd of scan-line shifts
     drift: float = 0.015  # max scan drift: x shift per row and y stretch (relative)
@@ -57,7 +63,7 @@ TEST_RANGES_COARSE = Ranges(pixel_size=(0.27, 0.33), dose=(20000.0, 60000.0), re
 def distort(lattice: ProjectedLattice, strain: np.ndarray) -> ProjectedLattice:
     """The lattice with its cell deformed by (I + strain) (2 x 2, acting on (x, y))."""
     cell = lattice.cell @ (np.eye(2) + strain).T
-    return ProjectedLattice(lattice.name, cell, lattice.basis, lattice.weights, lattice.zone_axis)
+    return ProjectedLattice(lattice.name, cell, lattice.basis, lattice.weights, lattice.zone_axis, lattice.depth)
 
 
 def sample_parameters(proj: ZoneAxisProjection, rng: np.random.Generator, ranges: Ranges = TRAIN_RANGES) -> dict:
@@ -79,6 +85,11 @@ def sample_parameters(proj: ZoneAxisProjection, rng: np.random.Generator, ranges
         "jitter": float(rng.uniform(*ranges.jitter)),
         "probe_tail": float(rng.uniform(*ranges.probe_tail)),
         "tail_sigma": float(rng.uniform(*ranges.tail_sigma)),
+        "sharp": float(rng.uniform(*ranges.sharp)) if rng.random() < 0.5 else 0.0,
+        "sharp_sigma": float(rng.uniform(*ranges.sharp_sigma)),
+        "depth_contrast": float(rng.uniform(*ranges.depth_contrast)),
+        "depth_phase": float(rng.uniform(0.0, 2 * np.pi)),
+        "column_shape": float(rng.uniform(*ranges.column_shape)),
         "tilt": float(rng.uniform(*ranges.tilt)) if rng.random() < 0.5 else 0.0,
         "tilt_direction": float(rng.uniform(0.0, 180.0)),
         "channelling_depth": float(rng.uniform(*ranges.channelling_depth)),
@@ -103,7 +114,8 @@ def render_field(lattices, masks_fn, shape, pixel_size, params, rng) -> np.ndarr
     for i, (lat, rot, origin) in enumerate(lattices):
         mask = masks_fn(i) if masks_fn is not None else None
         pos, w = lattice_columns(lat, extent, rotation_deg=rot, origin=origin, mask=mask, pixel_size=pixel_size,
-                                 margin=4 * params["probe_sigma"] + 1.0)
+                                 margin=4 * params["probe_sigma"] + 1.0,
+                                 depth_contrast=(params.get("depth_contrast", 0.0), params.get("depth_phase", 0.0)))
         if positions and len(pos):
             from scipy.spatial import cKDTree
 
@@ -120,6 +132,11 @@ def render_field(lattices, masks_fn, shape, pixel_size, params, rng) -> np.ndarr
     sigma = float(np.hypot(params["probe_sigma"], params["blur"]))
     pos, w = _tilt_columns(pos, w, params)
     clean = render_columns((H, W), pixel_size, pos, w, sigma)
+    sharp = params.get("sharp", 0.0)
+    if sharp > 0:  # channelling: a share of each column's signal in a core sharper than the probe
+        core = render_columns((H, W), pixel_size, pos, w, float(np.hypot(params["sharp_sigma"], params["blur"])))
+        clean = (1.0 - sharp) * clean + sharp * core
+    clean = _column_shape(clean, pixel_size, params.get("column_shape", 0.0), rng)
     clean = clean + _amorphous_layer((H, W), pixel_size, float(w.sum()), sigma, params, rng)
     tail = params.get("probe_tail", 0.0)
     if tail > 0:  # the probe's tails: a share of the signal spread over a few angstrom
@@ -141,6 +158,33 @@ def render_field(lattices, masks_fn, shape, pixel_size, params, rng) -> np.ndarr
     if params["read_noise"] > 0:
         noisy += rng.normal(scale=params["read_noise"], size=noisy.shape).astype(np.float32)
     return noisy
+
+
+SHAPE_STEP = 0.15  # 1/angstrom, correlation length of the column shape's random gain
+SHAPE_MAX_G = 1.6  # 1/angstrom, the gain is random up to here (the descriptor reaches 1.33)
+
+
+def _column_shape(clean, pixel_size, strength, rng):
+    """Every column given the same random, non-circular shape: the image's Fourier transform times
+    a smooth random gain exp(strength x e(g)) (e: unit-variance Gaussian field with correlation
+    length SHAPE_STEP, even in g so the image stays real, 0 at g = 0). Multislice spots are not a
+    smooth function of |g| (dynamical scattering and channelling reshape the column); this turns
+    each reflection's strength by its own factor. Reflect-padded by 4 angstrom against wrap-around."""
+    if strength <= 0:
+        return clean
+    pad = int(np.ceil(4.0 / pixel_size))
+    big = np.pad(clean, pad, mode="reflect")
+    n = int(np.ceil(2 * SHAPE_MAX_G / SHAPE_STEP)) | 1  # odd: the grid is symmetric about g = 0
+    e = rng.standard_normal((n, n))
+    e = (e + e[::-1, ::-1]) / np.sqrt(2.0)
+    gy = np.fft.fftfreq(big.shape[0], pixel_size)
+    gx = np.fft.rfftfreq(big.shape[1], pixel_size)
+    half = (n - 1) / 2
+    coords = np.meshgrid(gy / SHAPE_STEP + half, gx / SHAPE_STEP + half, indexing="ij")
+    field = ndimage.map_coordinates(e, coords, order=3, mode="constant", cval=0.0)
+    field -= field[0, 0]
+    out = np.fft.irfft2(np.fft.rfft2(big) * np.exp(strength * field), s=big.shape)
+    return np.clip(out[pad:pad + clean.shape[0], pad:pad + clean.shape[1]], 0.0, None)
 
 
 TILT_SAMPLES = 5  # points along a tilted column
