@@ -15,7 +15,7 @@ core and a sharper channelling component. The points the projection forbids (|S|
 the multislice image shows are the depth contrast: columns whose atoms sit at different depths
 channel differently. It prints, per case, C, sigma, sigma_s, w, the strongest forbidden point
 relative to the strongest allowed one, and the ranges over the library (what
-``stemlab.classifier.synthetic.TRAIN_RANGES`` is set from).
+``stemlab.classifier.synthetic.MULTISLICE_RANGES`` is set from).
 """
 
 from __future__ import annotations

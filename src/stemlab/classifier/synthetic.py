@@ -74,7 +74,7 @@ def sample_parameters(proj: ZoneAxisProjection, rng: np.random.Generator, ranges
     """One random draw of every parameter for ``proj``."""
     e = rng.uniform(-ranges.shear, ranges.shear, size=3)
     lo, hi = np.log(ranges.dose)
-    return {
+    p = {
         "a": float(rng.uniform(*proj.a_range)),
         "c_over_a": float(rng.uniform(*proj.c_over_a_range)),
         "rotation": float(rng.uniform(0.0, 360.0)),
@@ -89,11 +89,6 @@ def sample_parameters(proj: ZoneAxisProjection, rng: np.random.Generator, ranges
         "jitter": float(rng.uniform(*ranges.jitter)),
         "probe_tail": float(rng.uniform(*ranges.probe_tail)),
         "tail_sigma": float(rng.uniform(*ranges.tail_sigma)),
-        "sharp": float(rng.uniform(*ranges.sharp)) if rng.random() < 0.5 else 0.0,
-        "sharp_sigma": float(rng.uniform(*ranges.sharp_sigma)),
-        "depth_contrast": float(rng.uniform(*ranges.depth_contrast)),
-        "depth_phase": float(rng.uniform(0.0, 2 * np.pi)),
-        "column_shape": float(rng.uniform(*ranges.column_shape)),
         "tilt": float(rng.uniform(*ranges.tilt)) if rng.random() < 0.5 else 0.0,
         "tilt_direction": float(rng.uniform(0.0, 180.0)),
         "channelling_depth": float(rng.uniform(*ranges.channelling_depth)),
@@ -104,6 +99,14 @@ def sample_parameters(proj: ZoneAxisProjection, rng: np.random.Generator, ranges
         "window": float(rng.uniform(*ranges.window)),
         "origin": rng.uniform(0.0, 5.0, size=2),
     }
+    p.update(sharp=0.0, sharp_sigma=ranges.sharp_sigma[0], depth_contrast=0.0, depth_phase=0.0, column_shape=0.0)
+    if max(ranges.sharp[1], ranges.depth_contrast[1], ranges.column_shape[1]) > 0:
+        # drawn last and only when on: without them a seed gives the windows it gave before they existed
+        p.update(sharp=float(rng.uniform(*ranges.sharp)) if rng.random() < 0.5 else 0.0,
+                 sharp_sigma=float(rng.uniform(*ranges.sharp_sigma)),
+                 depth_contrast=float(rng.uniform(*ranges.depth_contrast)),
+                 depth_phase=float(rng.uniform(0.0, 2 * np.pi)), column_shape=float(rng.uniform(*ranges.column_shape)))
+    return p
 
 
 def render_field(lattices, masks_fn, shape, pixel_size, params, rng) -> np.ndarray:
