@@ -9,7 +9,7 @@ and the held-out set is never used for any of this.
 
 The microscope, potential, detector and file format are the held-out script's (its functions are
 reused), so the library differs from the held-out set only in what is sampled: materials and
-zone axes (listed in :data:`CASES`; Ni, Au, Mg, W appear in the held-out set too, in other zone
+zone axes (listed in :data:`CASES`; Ni, Au, Mg, W, Co appear in the held-out set too, in other zone
 axes), thicknesses 4, 6, 9 nm, tilts 0.5 and 1.5 degrees, defocus -20 and +15 angstrom, seed 99.
 """
 
