@@ -289,7 +289,7 @@ def main(argv=None):
             fe["without_fcc"].append((np.char.startswith(names, "fcc") & sure).ravel())
             fe["without_unknown"].append(plain.unknown.ravel())
 
-    print(f"abTEM held-out set: {len(data['material'])} images, fields {args.field:g} A, weights "
+    print(f"abTEM set {Path(args.data).name}: {len(data['material'])} images, fields {args.field:g} A, weights "
           f"{args.weights or 'shipped'}, threshold {classify.keywords['threshold']:g} bits, "
           f"{time.perf_counter() - t0:.0f} s\n")
     print("| case | true class | windows | right, no priors (incl. ambiguous) | ambiguous | unknown | "

@@ -14,7 +14,8 @@ def bicrystal_ds():
                                            rotation_a=12.0, rotation_b=33.0, seed=3,
                                            params={"dose": 3000.0, "read_noise": 0.5, "column_scatter": 0.05, "tilt": 0.0,
                                                    "amorphous": 0.0, "probe_tail": 0.0, "gamma": 1.0,
-                                                   "drift": (0.0, 0.0)})
+                                                   "drift": (0.0, 0.0), "background": 0.3, "sharp": 0.0,
+                                                   "depth_contrast": 0.0, "column_shape": 0.0})
     axes = (Axis("y", 360, 0.01, 0.5, "nm"), Axis("x", 360, 0.01, -0.2, "nm"))
     ds = Dataset(img, axes, kind="image", name="bicrystal")
     return ds, grain, dist

@@ -12,7 +12,8 @@ def _window(pixel_size, seed=0):
     rng = np.random.default_rng(seed)
     p = S.sample_parameters(proj, rng)
     p.update(pixel_size=pixel_size, a=3.8, rotation=0.0, strain=np.zeros((2, 2)), dose=1e6, read_noise=0.0,
-             jitter=0.0, background=0.0, column_scatter=0.0, window=12.0, blur=0.0, probe_sigma=0.4)
+             jitter=0.0, background=0.0, column_scatter=0.0, window=12.0, blur=0.0, probe_sigma=0.4,
+             column_shape=0.0, depth_contrast=0.0, sharp=0.0, tilt=0.0, amorphous=0.0)
     return S.simulate_window(proj, p, rng)
 
 
@@ -67,3 +68,25 @@ def test_flat_window_sees_a_grain_three_angstrom_away():
     d = D.descriptors(img.astype(np.float32))
     row_b = int(round(32 + 1 / 2.6 / D.FREQ_STEP))
     assert d[row_b - 1:row_b + 2, 31:34].max() > 0.25  # the 3 A-away grain's reflection (Hann: 0.11)
+
+
+def test_column_shape_turns_each_reflection_by_its_own_gain():
+    from stemlab.classifier.synthetic import _column_shape
+
+    rng = np.random.default_rng(4)
+    proj = projection("fcc [100]")
+    p = S.sample_parameters(proj, rng)
+    p.update(column_shape=0.0, background=0.0, tilt=0.0, amorphous=0.0, gamma=1.0, dose=1e9, read_noise=0.0,
+             jitter=0.0, drift=(0.0, 0.0), probe_tail=0.0, sharp=0.0, column_scatter=0.0, strain=np.zeros((2, 2)),
+             rotation=0.0)
+    img, _ = S.single_crystal((200, 200), 0.1, proj, params=p)
+    assert _column_shape(img, 0.1, 0.0, rng) is img
+    f0 = np.abs(np.fft.fft2(img - img.mean()))
+    strong = f0 > 0.2 * f0.max()  # the {200} spots
+    gains = []
+    for seed in range(8):
+        out = _column_shape(img, 0.1, 0.6, np.random.default_rng(seed))
+        assert out.shape == img.shape and np.all(out >= 0) and out.mean() == pytest.approx(img.mean(), rel=0.2)
+        gains.append(np.abs(np.fft.fft2(out - out.mean()))[strong] / f0[strong])
+    # each reflection turned by its own random factor, of the order of exp(0.6)
+    assert 0.3 < np.log(np.concatenate(gains)).std() < 1.2

@@ -63,3 +63,30 @@ def test_haadf_image():
     win = ds.data[40:168, 20:148]
     assert gt["labels"][40:168, 20:148].max() == 0
     assert _peak_spacing(win, 0.2) == pytest.approx(4.0495 / 2, rel=0.04)
+
+
+def test_depth_phases_of_the_projection():
+    # fcc [001]: the columns at (0, 0) and (1/2, 1/2) hold atoms at depth 0, the two others at a/2
+    lat = project_structure("Al", (0, 0, 1))
+    m = len(lat.basis)
+    phase = {tuple(np.round(b, 3)): round(float(np.cos(2 * np.pi * d)), 6) for b, d in zip(lat.basis, lat.depth[:m])}
+    assert phase == {(0.0, 0.0): 1.0, (0.5, 0.5): 1.0, (0.5, 0.0): -1.0, (0.0, 0.5): -1.0}
+    # bcc [111]: one column per cell, the ABC stacking: one cell step shifts the depth by 1/3 or 2/3
+    fe = project_structure("Fe", (1, 1, 1))
+    assert sorted(np.round(fe.depth[1:] * 3) % 3) == [1.0, 2.0]
+
+
+def test_depth_contrast_makes_the_forbidden_spots_of_fcc_100():
+    lat = project_structure("Al", (0, 0, 1))
+    ps, n = 0.1, 405  # 40.5 A: ten cells, periodic
+
+    def spot(delta):
+        pos, w = lattice_columns(lat, (n * ps, n * ps), depth_contrast=(delta, 0.0), margin=0.0)
+        keep = (pos[:, 0] < n * ps - 0.01) & (pos[:, 1] < n * ps - 0.01)
+        img = render_columns((n, n), ps, pos[keep], w[keep], 0.4)
+        F = np.abs(np.fft.fft2(img))
+        return F[10, 10] / F[20, 0]  # (1/a, 1/a), forbidden for identical columns, over (2/a, 0)
+
+    # delta times the probe's transfer at sqrt(2)/a over that at 2/a (about 0 without depth contrast)
+    assert spot(0.0) < 0.005
+    assert spot(0.2) == pytest.approx(0.2 * np.exp(4 * np.pi**2 * 0.4**2 / lat.cell[0, 0]**2), rel=0.05)

@@ -40,13 +40,15 @@ def _augment(x, rng):
 
 def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int = 3, batch_size: int = 128,
           lr: float = 3e-3, seed: int = 0, threads: int | None = 2, config: dict | None = None,
-          n_val_per_class: int = 100, init=None, progress=None, cancel=None) -> dict:
+          n_val_per_class: int = 100, init=None, ranges=None, progress=None, cancel=None) -> dict:
     """Simulate, train and save a classifier of ``members`` networks (a deep ensemble when > 1,
     all trained on the same windows from their own initialisation and batch order); returns the
     training record (also in classes.json).
 
     ``init`` (a weights folder) starts every network from those weights instead of a random
-    initialisation (fine-tuning; same classes and architecture required)."""
+    initialisation (fine-tuning; same classes and architecture required). ``ranges``
+    (:class:`stemlab.classifier.synthetic.Ranges`) sets the simulated windows' nuisance ranges
+    (default ``TRAIN_RANGES``; ``MULTISLICE_RANGES`` adds the calibrated channelling contrast)."""
     import torch
 
     from .model import build_ensemble
@@ -62,8 +64,9 @@ def train(output_dir, *, n_per_class: int = 6000, epochs: int = 16, members: int
     torch.manual_seed(seed)
     sub = steps(progress, {"simulate": 1.0, **{f"member {m + 1}": 2.0 for m in range(members)}})
     t0 = time.perf_counter()
-    X, y, params = simulate_descriptors(n_per_class, seed, TRAIN_RANGES, progress=sub["simulate"], cancel=cancel)
-    Xv, yv, params_v = simulate_descriptors(n_val_per_class, seed + 1000, TRAIN_RANGES, cancel=cancel)
+    ranges = TRAIN_RANGES if ranges is None else ranges
+    X, y, params = simulate_descriptors(n_per_class, seed, ranges, progress=sub["simulate"], cancel=cancel)
+    Xv, yv, params_v = simulate_descriptors(n_val_per_class, seed + 1000, ranges, cancel=cancel)
     t_sim = time.perf_counter() - t0
 
     names = [p.name for p in CLASS_PROJECTIONS]

@@ -39,7 +39,10 @@ class ProjectedLattice:
     ``cell`` (2, 2): rows are the 2D lattice vectors (x, y) in angstrom (lab frame, beam
     along +z, before any in-plane rotation); ``basis`` (m, 2) fractional column positions
     in the cell; ``weights`` (m,) column strength per angstrom of thickness,
-    sum occ Z^gamma x (atoms per angstrom along the beam).
+    sum occ Z^gamma x (atoms per angstrom along the beam). ``depth`` (m + 2,): the depth of
+    each basis column's first atom, then the depth shift of one step along each cell vector,
+    as fractions of the repeat along the beam (columns of the same weight whose atoms sit at
+    different depths channel differently in a thick crystal; see :func:`lattice_columns`).
     """
 
     name: str
@@ -47,6 +50,7 @@ class ProjectedLattice:
     basis: np.ndarray
     weights: np.ndarray
     zone_axis: tuple[int, ...] = ()
+    depth: np.ndarray | None = None
 
     @property
     def area(self) -> float:
@@ -60,7 +64,7 @@ class ProjectedLattice:
 
     def scaled(self, factor: float) -> "ProjectedLattice":
         """Same lattice, column weights multiplied by ``factor`` (e.g. a thickness)."""
-        return ProjectedLattice(self.name, self.cell, self.basis, self.weights * factor, self.zone_axis)
+        return ProjectedLattice(self.name, self.cell, self.basis, self.weights * factor, self.zone_axis, self.depth)
 
 
 def project_structure(st: Structure | str, uvw, *, exponent: float = Z_EXPONENT,
@@ -80,21 +84,28 @@ def project_structure(st: Structure | str, uvw, *, exponent: float = Z_EXPONENT,
     n = np.stack(np.meshgrid(m, m, m, indexing="ij"), -1).reshape(-1, 3)
     v = (n @ A)[:, :2]
     length = np.linalg.norm(v, axis=1)
-    v, length = v[length > 1e-6], length[length > 1e-6]
+    vz = (n @ A)[:, 2]
+    v, vz, length = v[length > 1e-6], vz[length > 1e-6], length[length > 1e-6]
     order = np.argsort(length, kind="stable")
-    v1 = v[order[0]]
+    v1, z1 = v[order[0]], vz[order[0]]
     cross = np.abs(v1[0] * v[order, 1] - v1[1] * v[order, 0])
-    v2 = v[order[np.argmax(cross > 1e-6 * length[order[0]] * length[order])]]
+    i2 = order[np.argmax(cross > 1e-6 * length[order[0]] * length[order])]
+    v2, z2 = v[i2], vz[i2]
     if v1[0] * v2[1] - v1[1] * v2[0] < 0:
-        v2 = -v2
+        v2, z2 = -v2, -z2
     cell = np.array([v1, v2])
+    repeat = float(np.linalg.norm(np.asarray(uvw, dtype=float) @ st.direct_basis))  # lattice period along the beam
     area = abs(np.linalg.det(cell))
-    p = (st.cartesian @ R.T)[:, :2]
-    frac = np.round(p @ np.linalg.inv(cell), 6) % 1.0
+    p3 = st.cartesian @ R.T
+    p = p3[:, :2]
+    raw = p @ np.linalg.inv(cell)
+    frac = np.round(raw, 6) % 1.0
     frac = np.round(frac, 6) % 1.0
+    # depth of the atom at the column's position in the reference cell: undo the in-plane wrap
+    z_atom = p3[:, 2] - (raw - frac) @ np.array([z1, z2])
     per_atom = np.array([s.occupancy * atomic_number(s.element) ** exponent for s in st.sites]) * area / st.volume
-    basis, weights = [], []
-    for f, w in zip(frac, per_atom):
+    basis, weights, depths = [], [], []
+    for f, w, z in zip(frac, per_atom, z_atom):
         for i, b in enumerate(basis):
             d = (f - b + 0.5) % 1.0 - 0.5
             if np.all(np.abs(d) < 1e-4):
@@ -103,19 +114,28 @@ def project_structure(st: Structure | str, uvw, *, exponent: float = Z_EXPONENT,
         else:
             basis.append(f)
             weights.append(w)
+            depths.append(z)
+    depth = (np.array(depths + [z1, z2]) / repeat) % 1.0
     label = "".join(str(int(i)) if i >= 0 else f"-{-int(i)}" for i in uvw)
-    return ProjectedLattice(f"{st.name} [{label}]", cell, np.array(basis), np.array(weights), tuple(int(i) for i in uvw))
+    return ProjectedLattice(f"{st.name} [{label}]", cell, np.array(basis), np.array(weights),
+                            tuple(int(i) for i in uvw), depth)
 
 
 def lattice_columns(lattice: ProjectedLattice, extent, *, rotation_deg: float = 0.0, origin=(0.0, 0.0),
                     margin: float = 3.0, mask: np.ndarray | None = None, pixel_size: float | None = None,
-                    displacement_sigma: float = 0.0, rng: np.random.Generator | None = None):
+                    displacement_sigma: float = 0.0, rng: np.random.Generator | None = None,
+                    depth_contrast: tuple[float, float] = (0.0, 0.0)):
     """Column positions (N, 2) as (y, x) angstrom and weights (N,) covering a field of
     ``extent`` (height, width) angstrom (plus ``margin``) of ``lattice`` turned by
     ``rotation_deg`` with a lattice point at ``origin`` (y, x) angstrom.
 
     ``mask`` (boolean image, with ``pixel_size`` angstrom) keeps only columns whose nearest
     pixel is True. ``displacement_sigma`` (angstrom) adds random static column displacements.
+    ``depth_contrast`` (delta, psi in radians) multiplies each column's weight by
+    1 + delta cos(2 pi phi + psi), phi the depth of its first atom as a fraction of the repeat
+    along the beam (``lattice.depth``): in a thick crystal columns of equal weight but
+    different depth channel differently, which makes reflections that the projection forbids
+    (e.g. the c(2 x 2) spots of fcc [100]) appear in multislice images.
     """
     t = np.radians(rotation_deg)
     rot = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
@@ -130,6 +150,11 @@ def lattice_columns(lattice: ProjectedLattice, extent, *, rotation_deg: float = 
     frac = (ij[:, None, :] + lattice.basis[None]).reshape(-1, 2)
     xy = frac @ cell + np.array([origin[1], origin[0]])
     weights = np.tile(lattice.weights, len(ij))
+    delta, psi = depth_contrast
+    if delta and lattice.depth is not None:
+        m = len(lattice.basis)
+        phi = (ij @ lattice.depth[m:])[:, None] + lattice.depth[None, :m]
+        weights = weights * (1.0 + delta * np.cos(2 * np.pi * phi.ravel() + psi))
     keep = (xy[:, 0] > -margin) & (xy[:, 0] < w + margin) & (xy[:, 1] > -margin) & (xy[:, 1] < h + margin)
     pos = xy[keep][:, ::-1]
     weights = weights[keep]

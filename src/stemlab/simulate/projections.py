@@ -92,7 +92,7 @@ class ZoneAxisProjection:
     def project(self, a: float | None = None, c_over_a: float | None = None) -> ProjectedLattice:
         """The projected column lattice (angstrom) at lattice constant ``a`` (and c/a)."""
         lat = project_structure(self.structure(a, c_over_a), self.uvw)
-        return ProjectedLattice(self.name, lat.cell, lat.basis, lat.weights, lat.zone_axis)
+        return ProjectedLattice(self.name, lat.cell, lat.basis, lat.weights, lat.zone_axis, lat.depth)
 
 
 # Lattice-constant ranges (angstrom) of the training set. Some zone axes of different structures
