@@ -38,6 +38,7 @@ from .polar import PolarGrid, pattern_harmonics, polar_coordinates, polar_sample
 from .refine import SEARCH_MARGIN_DEG
 
 MIRROR = np.diag([-1.0, 1.0, -1.0])
+TINY = 1e-30  # floor of the patterns' intensities before the gamma (counts; 1e-30 ** 0.5 is 1e-15)
 RESCORED_PER_PHASE = 4  # distinct candidates per phase rescored on the full detector (with n_refine > 0)
 
 
@@ -147,15 +148,15 @@ class Matcher:
         x = to_device(patterns, self.device, torch.float32)
         if x.ndim == 2:
             x = x[None]
-        x = torch.clamp(x, min=0)
+        # clamped at a tiny positive value, not 0: torch's CPU pow/sqrt take a ~6x slower path on zeros
+        x = torch.clamp(x, min=TINY)
         if self.settings.centre == "auto":
             centres = beam_centres_torch(x, self.nominal_centre, self.settings.centre_radius_px)
         else:
             centres = torch.as_tensor(self.nominal_centre, dtype=torch.float32, device=x.device).expand(len(x), 2)
         if self.settings.background == "tophat":
-            x = torch.clamp(x - gaussian_blur(x, 4 * self.settings.sigma_px + 2), min=0)
-        # x is a fresh tensor here; pow_, not sqrt_, for gamma 0.5 too: torch's CPU sqrt is ~4x slower
-        return x.pow_(self.settings.gamma), centres
+            x = torch.clamp(x - gaussian_blur(x, 4 * self.settings.sigma_px + 2), min=TINY)
+        return x.pow_(self.settings.gamma), centres  # x is a fresh tensor here
 
     def harmonics(self, patterns, return_image: bool = False):
         """Normalised pattern harmonics (B, K, R), norms (B,) and centres (B, 2)."""
@@ -187,8 +188,9 @@ class Matcher:
             Y = torch.bmm(X, self.T[:, :, 2 * start:2 * (start + n)])  # (K1, 2B, 2n): [Re | Im] of the block
             X1, X4 = Y[:, :B, :n], Y[:, :B, n:]
             X3, X2 = Y[:, B:, :n], Y[:, B:, n:]
-            out[:, start:start + n] = torch.hypot(X1 + X2, X3 - X4).sum(0)
-            out[:, N + start:N + start + n] = torch.hypot(X1 - X2, X3 + X4).sum(0)
+            # |z| as sqrt(re^2 + im^2): half the CPU time of torch.hypot here
+            out[:, start:start + n] = _modulus(X1 + X2, X3 - X4).sum(0)
+            out[:, N + start:N + start + n] = _modulus(X1 - X2, X3 + X4).sum(0)
         return out
 
     def match(self, patterns, n_top: int = 0) -> dict:
@@ -380,6 +382,11 @@ class Matcher:
         keep = (rows >= 0) & (rows <= H - 1) & (cols >= 0) & (cols <= W - 1)
         return {"rows": rows[keep], "cols": cols[keep], "hkl": sp.hkl[keep], "intensity": sp.intensity[keep]}
 
+
+
+def _modulus(re, im):
+    """sqrt(re^2 + im^2) of fresh tensors (``re`` is overwritten)."""
+    return re.mul_(re).addcmul_(im, im).sqrt_()
 
 
 def _take(values, columns):
