@@ -91,7 +91,8 @@ def test_h5_written_without_orix_reads_back_as_orix_writes_it(tmp_path):
 
     res = _result(25.0, True, shape=(4, 5))
     rng = np.random.default_rng(4)
-    R = Rotation.random(20).to_matrix()
+    q = rng.normal(size=(20, 4))  # random rotations, seeded (orix's Rotation.random draws from the global state)
+    R = Rotation(q / np.linalg.norm(q, axis=1, keepdims=True)).to_matrix()
     R[:3] = Rotation.from_euler([[0.3, 0.0, 0.0], [1.2, np.pi, 0.0], [0.0, 0.0, 0.0]]).to_matrix()  # Phi = 0, pi
     res.arrays["rotation"] = R.astype(np.float32)
     res.arrays["phase"] = rng.integers(0, 3, (4, 5))
@@ -102,7 +103,9 @@ def test_h5_written_without_orix_reads_back_as_orix_writes_it(tmp_path):
     theirs_path = tmp_path / "orix.h5"
     oio.save(str(theirs_path), res.crystal_map())
     theirs = oio.load(theirs_path)
-    assert np.max(ours.rotations.angle_with(theirs.rotations)) < 1e-6
+    # 0.01 deg: orix turns the float32 matrices as they are, we first take the nearest rotation (SVD); they
+    # differ by up to ~0.004 deg where the angles come from small entries
+    assert np.max(ours.rotations.angle_with(theirs.rotations, degrees=True)) < 0.01
     np.testing.assert_array_equal(ours.phase_id, theirs.phase_id)
     for name in ("x", "y", "correlation", "orientation_reliability", "phase_reliability"):
         np.testing.assert_allclose(getattr(ours, name), getattr(theirs, name))
